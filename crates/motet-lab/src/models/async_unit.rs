@@ -1,0 +1,60 @@
+//! The async family of models: units are async tasks, switching is explicit
+//! (every switch is an `.await`).
+//!
+//! [`AsyncModel`] is the small vocabulary the workloads need from a runtime:
+//! start it, run a future to completion on it, spawn a unit, make a one-shot
+//! channel. Workloads are written once, generic over it, and monomorphized per
+//! model, so each model runs its own native types with no boxing or dynamic
+//! dispatch in the measured code.
+//!
+//! `spawn` asks for `Send` futures because tokio's `spawn` does; a
+//! single-threaded model may ignore that. Errors are the runtime's own types
+//! (only `Debug` is asked of them), so handles and receivers are awaited as
+//! they are, with no wrapper future around them.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::io;
+
+use crate::workloads::{skynet, spawn_idle, Sample, Workload};
+
+/// A runtime that runs async units, as the workloads see it.
+pub trait AsyncModel: Sized + 'static {
+    /// Why awaiting a unit's handle may fail (the unit panicked or was cancelled).
+    type JoinError: Debug;
+    /// The handle to a spawned unit; resolves to its output.
+    type Handle<T: Send + 'static>: Future<Output = Result<T, Self::JoinError>> + Send + 'static;
+    /// Why a one-shot receive may fail (the sender was dropped).
+    type RecvError: Debug;
+    /// The sending half of a one-shot channel.
+    type Sender<T: Send + 'static>: Send + 'static;
+    /// The receiving half of a one-shot channel.
+    type Receiver<T: Send + 'static>: Future<Output = Result<T, Self::RecvError>> + Send + 'static;
+
+    /// Builds the runtime.
+    fn start() -> io::Result<Self>;
+    /// OS threads that run units.
+    fn threads(&self) -> usize;
+    /// Runs `fut` to completion on this runtime, on the calling thread.
+    fn block_on<F: Future>(&self, fut: F) -> F::Output;
+    /// Spawns a unit; called from inside [`AsyncModel::block_on`].
+    fn spawn<F>(fut: F) -> Self::Handle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
+    /// A new one-shot channel.
+    fn oneshot<T: Send + 'static>() -> (Self::Sender<T>, Self::Receiver<T>);
+    /// Sends on a one-shot channel; gives the value back if the receiver is gone.
+    fn send<T: Send + 'static>(tx: Self::Sender<T>, value: T) -> Result<(), T>;
+}
+
+/// Runs one workload at size `n` on a fresh runtime of model `M`.
+pub fn run<M: AsyncModel>(workload: Workload, n: u64) -> io::Result<Sample> {
+    let rt = M::start()?;
+    let mut sample = match workload {
+        Workload::Skynet => rt.block_on(skynet::run::<M>(n))?,
+        Workload::SpawnIdle => rt.block_on(spawn_idle::run::<M>(n))?,
+    };
+    sample.threads = rt.threads();
+    Ok(sample)
+}

@@ -1,0 +1,55 @@
+//! tokio-local: the peer in the binary. tokio's current_thread runtime,
+//! units spawned with `tokio::spawn`, one-shots from `tokio::sync::oneshot`:
+//! the idioms the tokio peer figures were measured with.
+
+use std::future::Future;
+use std::io;
+
+use tokio::runtime::{Builder, Runtime};
+use tokio::sync::oneshot;
+use tokio::task::{JoinError, JoinHandle};
+
+use super::async_unit::AsyncModel;
+
+/// A tokio current_thread runtime with its drivers on, as
+/// `#[tokio::main(flavor = "current_thread")]` builds it.
+pub struct TokioLocal {
+    rt: Runtime,
+}
+
+impl AsyncModel for TokioLocal {
+    type JoinError = JoinError;
+    type Handle<T: Send + 'static> = JoinHandle<T>;
+    type RecvError = oneshot::error::RecvError;
+    type Sender<T: Send + 'static> = oneshot::Sender<T>;
+    type Receiver<T: Send + 'static> = oneshot::Receiver<T>;
+
+    fn start() -> io::Result<Self> {
+        let rt = Builder::new_current_thread().enable_all().build()?;
+        Ok(TokioLocal { rt })
+    }
+
+    fn threads(&self) -> usize {
+        1
+    }
+
+    fn block_on<F: Future>(&self, fut: F) -> F::Output {
+        self.rt.block_on(fut)
+    }
+
+    fn spawn<F>(fut: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        tokio::spawn(fut)
+    }
+
+    fn oneshot<T: Send + 'static>() -> (oneshot::Sender<T>, oneshot::Receiver<T>) {
+        oneshot::channel()
+    }
+
+    fn send<T: Send + 'static>(tx: oneshot::Sender<T>, value: T) -> Result<(), T> {
+        tx.send(value)
+    }
+}

@@ -1,0 +1,129 @@
+//! spawn-idle: n units (default 100,000), each parked on its own one-shot
+//! channel. Measures what an idle unit costs: resident bytes per unit
+//! (including its channel and the parent's handles) and spawn time per unit.
+//!
+//! Protocol: read VmRSS once the runtime exists; spawn every unit, each with
+//! its own channel; each unit counts itself ready on one shared counter and
+//! then awaits its receive; the unit that brings the count to zero sends the
+//! one "all ready" notification. Then read VmRSS again. Last, unit i is sent i
+//! and every unit is joined; the answer is the sum of what they received.
+
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use serde_json::{json, Map};
+
+use super::{Column, Sample, Workload, WorkloadInfo};
+use crate::mem;
+use crate::models::async_unit::AsyncModel;
+
+/// The description of spawn-idle.
+pub const INFO: WorkloadInfo = WorkloadInfo {
+    workload: Workload::SpawnIdle,
+    id: "spawn-idle",
+    about: "n units parked on their own one-shot channel: bytes and spawn time per unit",
+    default_n: 100_000,
+    op: "unit spawned, woken and joined",
+    check_n: |_| Ok(()),
+    expected: super::sum_below,
+    columns: &[
+        Column {
+            header: "bytes/unit",
+            field: "bytes_per_unit",
+            divisor: 1.0,
+            decimals: 0,
+        },
+        Column {
+            header: "spawn ns/unit",
+            field: "spawn_ns_per_unit",
+            divisor: 1.0,
+            decimals: 0,
+        },
+    ],
+};
+
+/// The shared "ready" signal: a countdown and the one notification it ends with.
+struct Ready<M: AsyncModel> {
+    left: AtomicU64,
+    all: Mutex<Option<M::Sender<()>>>,
+}
+
+impl<M: AsyncModel> Ready<M> {
+    /// Counts one unit ready; the last one sends the notification.
+    fn arrive(&self) {
+        if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let all = self
+                .all
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some(all) = all {
+                // The parent is waiting on the receiver, so it is still there.
+                let _ = M::send(all, ());
+            }
+        }
+    }
+}
+
+/// Runs spawn-idle with n units; call inside the model's `block_on`.
+pub async fn run<M: AsyncModel>(n: u64) -> io::Result<Sample> {
+    let count = usize::try_from(n).map_err(io::Error::other)?;
+    let rss_before = mem::rss_kb()?;
+    let start = Instant::now();
+
+    let (all_tx, all_rx) = M::oneshot::<()>();
+    let ready = Arc::new(Ready::<M> {
+        left: AtomicU64::new(n),
+        all: Mutex::new(Some(all_tx)),
+    });
+    let mut senders = Vec::with_capacity(count);
+    let mut handles = Vec::with_capacity(count);
+    for _ in 0..n {
+        let (tx, rx) = M::oneshot::<u64>();
+        let ready = Arc::clone(&ready);
+        handles.push(M::spawn(async move {
+            ready.arrive();
+            drop(ready);
+            rx.await.expect("spawn-idle: the parent dropped a sender")
+        }));
+        senders.push(tx);
+    }
+    all_rx
+        .await
+        .expect("spawn-idle: the ready notification was dropped");
+    let spawned = start.elapsed();
+    let rss_ready = mem::rss_kb()?;
+
+    for (i, tx) in (0..n).zip(senders) {
+        if M::send(tx, i).is_err() {
+            panic!("spawn-idle: unit {i} is gone before its receive");
+        }
+    }
+    let mut result = 0;
+    for handle in handles {
+        result += handle.await.expect("spawn-idle: a unit failed");
+    }
+    let elapsed = start.elapsed();
+
+    let delta_bytes = (rss_ready as i64 - rss_before as i64) * 1024;
+    let mut extra = Map::new();
+    extra.insert("rss_before_kb".into(), json!(rss_before));
+    extra.insert("rss_ready_kb".into(), json!(rss_ready));
+    extra.insert(
+        "bytes_per_unit".into(),
+        json!((delta_bytes as f64 / n as f64).round() as i64),
+    );
+    extra.insert(
+        "spawn_ns_per_unit".into(),
+        json!(spawned.as_nanos() as u64 / n),
+    );
+    Ok(Sample {
+        result,
+        elapsed_ns: elapsed.as_nanos() as u64,
+        ops: n,
+        threads: 0,
+        extra,
+    })
+}

@@ -1,0 +1,212 @@
+//! The stall detector: explicit switching's known failure, made visible.
+//!
+//! An async task switches only at `.await`; one that computes, or makes a
+//! blocking system call, between two awaits holds its thread and stalls
+//! every task queued behind it. motet reports any single poll that runs
+//! longer than a threshold (default 100 ms) through `tracing` (a `WARN`
+//! event with the task's id, name and spawn location) and counts it in
+//! [`RuntimeStats::stalls`](super::RuntimeStats::stalls).
+//!
+//! # Design: a watchdog thread, like Go's sysmon
+//!
+//! Each scheduler thread owns a [`Probe`]. Around every poll it writes the
+//! task's id and spawn location and bumps a sequence number (odd while a
+//! poll runs): three relaxed stores and a compiler fence, no clock read, no
+//! read-modify-write. One watchdog thread per runtime wakes every quarter
+//! threshold and reads each probe like a seqlock; a probe seen odd with the
+//! same sequence for at least the threshold is a stall. It is reported
+//! *while it happens*, so a task stuck in an infinite loop is named too;
+//! when the poll finally returns, the scheduler thread logs how long it
+//! took.
+//!
+//! Rejected: timing every poll with `Instant::now()` on the scheduler
+//! thread. It costs a clock read per poll (~20 ns, a tenth of a small
+//! task's whole cost here) and cannot see a poll that never returns.
+//!
+//! The watchdog thread is named `motet-watchdog`; it exits when its runtime
+//! is dropped, or never starts if the threshold is `None`.
+
+use std::panic::Location;
+use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::task::TaskId;
+
+/// One scheduler thread's "what am I polling" record.
+#[derive(Default)]
+pub(crate) struct Probe {
+    /// Odd while a poll is in progress; bumped at each begin and end.
+    seq: AtomicU64,
+    task: AtomicU64,
+    location: AtomicPtr<Location<'static>>,
+    /// Set by the watchdog when it reported the current poll.
+    stalled: AtomicBool,
+    /// When the reported poll was first seen running.
+    stall_since: Mutex<Option<Instant>>,
+}
+
+impl Probe {
+    /// A poll of task `id`, spawned at `location`, starts. Owner thread only.
+    #[inline]
+    pub(crate) fn begin(&self, id: TaskId, location: &'static Location<'static>) {
+        let seq = self.seq.load(Ordering::Relaxed);
+        self.task.store(id.as_u64(), Ordering::Relaxed);
+        self.location
+            .store(location as *const _ as *mut _, Ordering::Relaxed);
+        self.seq.store(seq + 1, Ordering::Release);
+    }
+
+    /// The poll ended. Owner thread only.
+    #[inline]
+    pub(crate) fn end(&self) {
+        let seq = self.seq.load(Ordering::Relaxed);
+        self.seq.store(seq + 1, Ordering::Release);
+        // Keep the next begin's stores after this one (seqlock writer side).
+        fence(Ordering::Release);
+        if self.stalled.load(Ordering::Relaxed) {
+            self.stalled.store(false, Ordering::Relaxed);
+            let since = self
+                .stall_since
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            let ms = since.map_or(0, |s| s.elapsed().as_millis());
+            tracing::warn!(
+                task.id = self.task.load(Ordering::Relaxed),
+                poll_ms_at_least = ms as u64,
+                "motet: the stalled task finally yielded"
+            );
+        }
+    }
+
+    /// A consistent (seq, task, location) triple, or None if a poll
+    /// boundary raced with the read.
+    fn read(&self) -> Option<(u64, u64, &'static Location<'static>)> {
+        let s1 = self.seq.load(Ordering::Acquire);
+        let task = self.task.load(Ordering::Relaxed);
+        let loc = self.location.load(Ordering::Relaxed);
+        fence(Ordering::Acquire);
+        let s2 = self.seq.load(Ordering::Relaxed);
+        if s1 != s2 || loc.is_null() {
+            return None;
+        }
+        // SAFETY: `location` only ever holds pointers made from
+        // `&'static Location<'static>` in `begin`, which are valid forever.
+        let loc = unsafe { &*loc };
+        Some((s1, task, loc))
+    }
+}
+
+/// Looks up a task's name, if it has one.
+pub(crate) type NameOf = Box<dyn Fn(TaskId) -> Option<String> + Send>;
+
+/// The watchdog thread. Dropping it stops and joins the thread.
+pub(crate) struct Watchdog {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    stalls: Arc<AtomicU64>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Watchdog {
+    pub(crate) fn start(
+        threshold: Duration,
+        probes: Vec<Arc<Probe>>,
+        name_of: NameOf,
+    ) -> std::io::Result<Watchdog> {
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let stalls = Arc::new(AtomicU64::new(0));
+        let (stop2, stalls2) = (stop.clone(), stalls.clone());
+        let thread = thread::Builder::new()
+            .name("motet-watchdog".into())
+            .spawn(move || watch(threshold, &probes, &name_of, &stop2, &stalls2))?;
+        Ok(Watchdog {
+            stop,
+            stalls,
+            thread: Some(thread),
+        })
+    }
+
+    pub(crate) fn stalls(&self) -> u64 {
+        self.stalls.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        let (lock, cvar) = &*self.stop;
+        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        cvar.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Seen {
+    seq: u64,
+    since: Instant,
+    reported: bool,
+}
+
+fn watch(
+    threshold: Duration,
+    probes: &[Arc<Probe>],
+    name_of: &NameOf,
+    stop: &(Mutex<bool>, Condvar),
+    stalls: &AtomicU64,
+) {
+    let period = (threshold / 4).max(Duration::from_millis(1));
+    let mut seen: Vec<Seen> = probes
+        .iter()
+        .map(|_| Seen {
+            seq: 0,
+            since: Instant::now(),
+            reported: false,
+        })
+        .collect();
+    let (lock, cvar) = stop;
+    let mut stopped = lock.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let (guard, _) = cvar
+            .wait_timeout(stopped, period)
+            .unwrap_or_else(|e| e.into_inner());
+        stopped = guard;
+        if *stopped {
+            return;
+        }
+        let now = Instant::now();
+        for (probe, seen) in probes.iter().zip(seen.iter_mut()) {
+            let Some((seq, task, location)) = probe.read() else {
+                continue;
+            };
+            if seq != seen.seq {
+                *seen = Seen {
+                    seq,
+                    since: now,
+                    reported: false,
+                };
+                continue;
+            }
+            let running = now - seen.since;
+            if seq % 2 == 1 && !seen.reported && running >= threshold {
+                seen.reported = true;
+                stalls.fetch_add(1, Ordering::Relaxed);
+                *probe.stall_since.lock().unwrap_or_else(|e| e.into_inner()) = Some(seen.since);
+                probe.stalled.store(true, Ordering::Relaxed);
+                let name = TaskId::from_u64(task).and_then(name_of);
+                tracing::warn!(
+                    task.id = task,
+                    task.name = name.as_deref().unwrap_or(""),
+                    spawned_at = %location,
+                    running_ms = running.as_millis() as u64,
+                    threshold_ms = threshold.as_millis() as u64,
+                    "motet: a task has been running without yielding for longer than the stall \
+                     threshold, blocking every other task on its thread; add .await points, or \
+                     move the work to spawn_blocking"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! The stall detector reports a task that does not yield, by name, through
+//! `tracing`, and counts it. (Its own test binary: it installs a global
+//! subscriber, because the watchdog thread logs from outside any test's
+//! thread-local scope.)
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use motet::runtime::Runtime;
+use motet::task;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_non_yielding_task_is_reported_and_counted() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .init();
+
+    let rt = Runtime::builder()
+        .event_loop()
+        .stall_threshold(Some(Duration::from_millis(50)))
+        .build()
+        .unwrap();
+    let (ran, stalls) = rt.block_on(async {
+        // Well-behaved tasks: many short polls, never reported.
+        let quick: Vec<_> = (0..1_000)
+            .map(|_| task::spawn(async { task::yield_now().await }))
+            .collect();
+        for h in quick {
+            h.await.unwrap();
+        }
+        let before = motet::runtime::Handle::current().stats().stalls;
+        // A task that hogs the loop for 300 ms without an await.
+        let hog = task::Builder::new().name("the-hog").spawn(async {
+            std::thread::sleep(Duration::from_millis(300));
+            "done"
+        });
+        let out = hog.await.unwrap();
+        (
+            out,
+            motet::runtime::Handle::current().stats().stalls - before,
+        )
+    });
+    assert_eq!(ran, "done");
+    assert_eq!(stalls, 1, "exactly one stalled poll");
+    assert_eq!(rt.stats().stalls, 1);
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("without yielding"))
+        .unwrap_or_else(|| panic!("no stall report in:\n{text}"));
+    assert!(line.contains("WARN"), "{line}");
+    assert!(line.contains("the-hog"), "names the task: {line}");
+    assert!(
+        line.contains("tests/stall.rs"),
+        "names the spawn location: {line}"
+    );
+    assert!(line.contains("task.id="), "names the task id: {line}");
+    assert!(
+        text.contains("finally yielded"),
+        "reports the end of the stall:\n{text}"
+    );
+}
