@@ -57,6 +57,7 @@
 
 mod blocking;
 pub(crate) mod driver;
+mod loom;
 pub mod net;
 pub mod runtime;
 pub mod sync;
@@ -65,3 +66,8 @@ pub mod time;
 pub mod wait;
 
 pub use wait::wait;
+
+/// The README's examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

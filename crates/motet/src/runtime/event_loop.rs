@@ -27,16 +27,14 @@
 //!
 //! # Sleeping without losing a wake-up
 //!
-//! The loop publishes `sleeping = true`, then re-checks the remote queue and
-//! the `block_on` waker's flag, and only then parks. A remote waker pushes
-//! (or sets its flag) first, then swaps `sleeping` to false and unparks the
-//! driver if it was true. All four accesses are `SeqCst`, so in their single
-//! total order either the loop's re-check sees the push, or the waker's swap
-//! sees `sleeping == true` and unparks. This is checked under loom in
-//! `tests` below. The payoff: a wake-up from another thread costs an eventfd
-//! write only when the loop really sleeps, and wake-ups on the owner thread
-//! (the common case: one task waking another) never touch an atomic RMW
-//! beyond the waker's own reference count.
+//! A remote wake-up pushes onto the remote queue, then unparks the driver
+//! only if the loop announced it was going to sleep; the loop announces,
+//! re-checks the remote queue and the `block_on` waker's flag, and only then
+//! blocks. The protocol lives in [`Sleeper`], with its loom model. The
+//! payoff: a wake-up from another thread costs an eventfd write only when
+//! the loop really sleeps, and wake-ups on the owner thread (the common
+//! case: one task waking another) touch no shared atomic at all beyond the
+//! waker's own reference count.
 //!
 //! # Rejected alternatives
 //!
@@ -63,13 +61,14 @@ use std::future::Future;
 use std::panic::Location;
 use std::pin::pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use slab::Slab;
 
+use super::sleeper::Sleeper;
 use super::stall::{Probe, Watchdog};
 use super::{context, Builder, RuntimeStats, Scheduler};
 use crate::blocking::BlockingPool;
@@ -85,10 +84,8 @@ const REMOTE_INTERVAL: u32 = 31;
 pub(crate) struct Shared {
     driver: Arc<Driver>,
     remote: Mutex<VecDeque<Runnable>>,
-    /// Length of `remote`, readable without its lock.
-    remote_len: AtomicUsize,
-    /// See "Sleeping without losing a wake-up".
-    sleeping: AtomicBool,
+    /// The loop's sleep state; its `pending` count is `remote`'s length.
+    sleeper: Sleeper,
     registry: Mutex<Registry>,
     blocking: BlockingPool,
     watchdog: Mutex<Option<Watchdog>>,
@@ -124,8 +121,7 @@ impl Shared {
         let shared = Arc::new(Shared {
             driver,
             remote: Mutex::new(VecDeque::new()),
-            remote_len: AtomicUsize::new(0),
-            sleeping: AtomicBool::new(false),
+            sleeper: Sleeper::default(),
             registry: Mutex::new(Registry::default()),
             blocking: BlockingPool::new(cfg.max_blocking_threads, cfg.blocking_keep_alive),
             watchdog: Mutex::new(None),
@@ -210,14 +206,14 @@ impl Shared {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push_back(runnable);
-        self.remote_len.fetch_add(1, Ordering::SeqCst);
+        self.sleeper.add_pending(1);
         self.remote_schedules.fetch_add(1, Ordering::Relaxed);
         self.notify();
     }
 
-    /// Wakes the loop if it sleeps (see the module docs for the protocol).
+    /// Wakes the loop if it sleeps (see [`Sleeper`] for the protocol).
     fn notify(&self) {
-        if self.sleeping.swap(false, Ordering::SeqCst) {
+        if self.sleeper.notify() {
             self.driver.unpark();
         }
     }
@@ -278,13 +274,11 @@ impl Local {
 
     /// Moves every remotely scheduled task to the back of the local queue.
     fn take_remote(&self) {
-        if self.shared.remote_len.load(Ordering::Relaxed) == 0 {
+        if !self.shared.sleeper.has_pending() {
             return;
         }
         let mut remote = self.shared.remote.lock().unwrap_or_else(|e| e.into_inner());
-        self.shared
-            .remote_len
-            .fetch_sub(remote.len(), Ordering::SeqCst);
+        self.shared.sleeper.take_pending(remote.len());
         self.queue.borrow_mut().extend(remote.drain(..));
     }
 
@@ -385,12 +379,11 @@ pub(crate) fn block_on<F: Future>(local: &Rc<Local>, future: F) -> F::Output {
             continue;
         }
 
-        shared.sleeping.store(true, Ordering::SeqCst);
-        if shared.remote_len.load(Ordering::SeqCst) == 0 && !main.woken.load(Ordering::SeqCst) {
+        if shared.sleeper.prepare(|| main.woken.load(Ordering::SeqCst)) {
             shared.parks.fetch_add(1, Ordering::Relaxed);
             shared.driver.park(None);
+            shared.sleeper.woke();
         }
-        shared.sleeping.store(false, Ordering::SeqCst);
         since_io = 0;
     }
 }
@@ -434,36 +427,4 @@ pub(crate) fn shutdown(local: &Rc<Local>, blocking_timeout: Option<Duration>) {
     drop(dog);
     shared.blocking.shutdown(blocking_timeout);
     shared.driver.shutdown();
-}
-
-#[cfg(all(test, loom))]
-mod tests {
-    //! The sleep/notify protocol, model-checked: a remote push concurrent
-    //! with the loop going to sleep is never lost.
-    use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    use loom::sync::Arc;
-
-    #[test]
-    fn remote_push_never_lost() {
-        loom::model(|| {
-            let sleeping = Arc::new(AtomicBool::new(false));
-            let len = Arc::new(AtomicUsize::new(0));
-            let unparked = Arc::new(AtomicBool::new(false));
-            let (s2, l2, u2) = (sleeping.clone(), len.clone(), unparked.clone());
-            let pusher = loom::thread::spawn(move || {
-                l2.fetch_add(1, Ordering::SeqCst);
-                if s2.swap(false, Ordering::SeqCst) {
-                    u2.store(true, Ordering::SeqCst);
-                }
-            });
-            // The loop: publish, re-check, park.
-            sleeping.store(true, Ordering::SeqCst);
-            let parks = len.load(Ordering::SeqCst) == 0;
-            pusher.join().unwrap();
-            if parks {
-                // It parked with an empty queue: the pusher must have unparked it.
-                assert!(unparked.load(Ordering::SeqCst), "lost wake-up");
-            }
-        });
-    }
 }

@@ -37,6 +37,7 @@
 
 pub(crate) mod context;
 pub(crate) mod event_loop;
+mod sleeper;
 mod stall;
 
 use std::future::Future;

@@ -1,0 +1,11 @@
+//! The one place that picks real or model-checked synchronization.
+//!
+//! Built with `RUSTFLAGS="--cfg loom"`, the types here are loom's, whose
+//! every interleaving a loom test explores; otherwise they are std's. Code
+//! whose correctness depends on an ordering argument takes its atomics from
+//! here, and keeps its loom model next to it.
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic;
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic;
