@@ -31,7 +31,9 @@ use std::time::{Duration, Instant};
 use crate::runtime::{context, Scheduler};
 use crate::task::{JoinError, JoinHandle, MetaRef, Runnable, TaskMeta};
 
-/// A runtime's blocking pool.
+/// A runtime's blocking pool (cloning shares it: a per-core runtime's cores
+/// share one).
+#[derive(Clone)]
 pub(crate) struct BlockingPool {
     inner: Arc<Inner>,
 }
@@ -54,6 +56,9 @@ struct State {
     /// Idle threads already signalled for queued work.
     notified: usize,
     shutdown: bool,
+    /// Join handles of the threads started; finished ones are pruned when a
+    /// new thread starts, the rest joined at shutdown.
+    handles: Vec<thread::JoinHandle<()>>,
 }
 
 impl BlockingPool {
@@ -134,7 +139,7 @@ impl BlockingPool {
                             running = st.threads,
                             "motet: shutdown left blocking calls running"
                         );
-                        return;
+                        break;
                     }
                     self.inner
                         .exited
@@ -143,6 +148,16 @@ impl BlockingPool {
                         .0
                 }
             };
+        }
+        let all_done = st.threads == 0;
+        let handles = std::mem::take(&mut st.handles);
+        drop(st);
+        // Every thread has left its loop (or, past a timeout, the finished
+        // ones have): joining them means none outlives the runtime's drop.
+        for h in handles {
+            if all_done || h.is_finished() {
+                let _ = h.join();
+            }
         }
     }
 }
@@ -171,15 +186,22 @@ impl Inner {
             let spawned = thread::Builder::new()
                 .name("motet-blocking".into())
                 .spawn(move || inner.run(sched));
-            if let Err(e) = spawned {
-                // The call stays queued for the threads that exist, if any.
-                tracing::error!(error = %e, "motet: could not start a blocking-pool thread");
-                let mut st = self.lock();
-                st.threads -= 1;
-                if st.threads == 0 {
-                    let stranded: Vec<Runnable> = st.queue.drain(..).collect();
-                    drop(st);
-                    drop(stranded); // cancelled: nothing could ever run them
+            match spawned {
+                Ok(handle) => {
+                    let mut st = self.lock();
+                    st.handles.retain(|h| !h.is_finished());
+                    st.handles.push(handle);
+                }
+                Err(e) => {
+                    // The call stays queued for the threads that exist, if any.
+                    tracing::error!(error = %e, "motet: could not start a blocking-pool thread");
+                    let mut st = self.lock();
+                    st.threads -= 1;
+                    if st.threads == 0 {
+                        let stranded: Vec<Runnable> = st.queue.drain(..).collect();
+                        drop(st);
+                        drop(stranded); // cancelled: nothing could ever run them
+                    }
                 }
             }
         }

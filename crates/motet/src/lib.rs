@@ -56,11 +56,13 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod blocking;
+mod coop;
 pub(crate) mod driver;
 mod loom;
 pub mod net;
 pub mod runtime;
 pub mod sync;
+mod sys;
 pub mod task;
 pub mod time;
 pub mod wait;

@@ -2,10 +2,11 @@
 //!
 //! Built with `RUSTFLAGS="--cfg loom"`, the types here are loom's, whose
 //! every interleaving a loom test explores; otherwise they are std's. Code
-//! whose correctness depends on an ordering argument takes its atomics from
-//! here, and keeps its loom model next to it.
+//! whose correctness depends on an ordering argument takes its atomics and
+//! locks from here, and keeps its loom model next to it in a
+//! `mod loom_tests` (CI runs them).
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic;
+pub(crate) use loom::sync::{atomic, Condvar, Mutex};
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic;
+pub(crate) use std::sync::{atomic, Condvar, Mutex};

@@ -81,7 +81,8 @@ thread_local! {
     static WAKER: RefCell<Option<Arc<ThreadWaker>>> = const { RefCell::new(None) };
 }
 
-fn park_on<F: Future>(future: F) -> F::Output {
+/// Polls `future` on this thread, parking it between polls.
+pub(crate) fn park_on<F: Future>(future: F) -> F::Output {
     let unparker = WAKER
         .try_with(|w| w.borrow_mut().take())
         .ok()

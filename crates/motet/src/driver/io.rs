@@ -197,6 +197,9 @@ impl Registration {
         dir: Direction,
         mut f: impl FnMut() -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
+        if crate::coop::poll_proceed(cx).is_pending() {
+            return Poll::Pending;
+        }
         loop {
             let tick = match self.io.poll_ready(cx, dir) {
                 Poll::Ready(Ok(tick)) => tick,

@@ -58,6 +58,59 @@ const NOT_PARKED: u64 = 0;
 /// A driver parked with no timer deadline.
 const PARKED_FOREVER: u64 = u64::MAX;
 
+/// The right to block in a driver's `epoll_wait`: its poll lock.
+pub(crate) struct DriverGuard<'a> {
+    driver: &'a Driver,
+    state: MutexGuard<'a, PollState>,
+}
+
+impl DriverGuard<'_> {
+    /// Blocks until an I/O event, the earliest timer, `timeout`, or
+    /// [`Driver::unpark`], then wakes every task made ready.
+    /// `Some(Duration::ZERO)` only collects what is ready now.
+    pub(crate) fn park(mut self, timeout: Option<Duration>) {
+        let driver = self.driver;
+        let st = &mut *self.state;
+        if driver.is_shut_down() {
+            return;
+        }
+        let timeout = driver.park_timeout(timeout);
+        if let Err(e) = st.poll.poll(&mut st.events, timeout) {
+            // EINTR is the only expected error; anything else would repeat
+            // forever, so report it rather than spin silently.
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                tracing::error!(error = %e, "motet driver: epoll_wait failed");
+            }
+        }
+        driver.parked_until.store(NOT_PARKED, Ordering::SeqCst);
+        {
+            let sources = driver.sources();
+            for event in st.events.iter() {
+                if event.token() == WAKER_TOKEN {
+                    continue;
+                }
+                if let Some(io) = sources.get(event.token().0) {
+                    io.dispatch(event, &mut st.wake);
+                }
+            }
+        }
+        driver.fire_timers(&mut st.wake);
+        // Release the poll lock before waking, so that a woken task's
+        // thread can park here at once.
+        let mut wake = std::mem::take(&mut st.wake);
+        drop(self);
+        for w in wake.drain(..) {
+            w.wake();
+        }
+        // Keep the buffer's capacity for next time, if the lock is free.
+        if let Ok(mut st) = driver.poll.try_lock() {
+            if st.wake.capacity() < wake.capacity() {
+                st.wake = wake;
+            }
+        }
+    }
+}
+
 /// One epoll instance, its sources' readiness, and its timers.
 pub(crate) struct Driver {
     /// Held by the thread currently parked (or about to park) on this driver.
@@ -159,37 +212,32 @@ impl Driver {
     /// [`unpark`](Self::unpark), then wakes every task made ready.
     /// `Some(Duration::ZERO)` only collects what is ready now.
     pub(crate) fn park(&self, timeout: Option<Duration>) {
-        let mut guard = self.poll.lock().unwrap_or_else(|e| e.into_inner());
-        let st = &mut *guard;
-        if self.is_shut_down() {
-            return;
+        let state = self.poll.lock().unwrap_or_else(|e| e.into_inner());
+        DriverGuard {
+            driver: self,
+            state,
         }
-        let timeout = self.park_timeout(timeout);
-        if let Err(e) = st.poll.poll(&mut st.events, timeout) {
-            // EINTR is the only expected error; anything else would repeat
-            // forever, so report it rather than spin silently.
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                tracing::error!(error = %e, "motet driver: epoll_wait failed");
-            }
-        }
-        self.parked_until.store(NOT_PARKED, Ordering::SeqCst);
+        .park(timeout);
+    }
 
-        {
-            let sources = self.sources();
-            for event in st.events.iter() {
-                if event.token() == WAKER_TOKEN {
-                    continue;
-                }
-                if let Some(io) = sources.get(event.token().0) {
-                    io.dispatch(event, &mut st.wake);
-                }
-            }
-        }
-        self.fire_timers(&mut st.wake);
-        // The poll lock is still held, but it guards only the epoll instance:
-        // no waker path ever takes it.
-        for w in st.wake.drain(..) {
-            w.wake();
+    /// The poll lock, if no other thread holds it: the right to park here.
+    pub(crate) fn try_lock(&self) -> Option<DriverGuard<'_>> {
+        let state = match self.poll.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        Some(DriverGuard {
+            driver: self,
+            state,
+        })
+    }
+
+    /// Collects ready I/O and due timers without blocking, unless another
+    /// thread holds the poll lock (it is parked here and will do it).
+    pub(crate) fn try_park_now(&self) {
+        if let Some(guard) = self.try_lock() {
+            guard.park(Some(Duration::ZERO));
         }
     }
 

@@ -127,10 +127,12 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 
 mod registered;
+mod reuseport;
 mod tcp;
 mod udp;
 mod unix;
 
+pub use reuseport::reuseport_listeners;
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};

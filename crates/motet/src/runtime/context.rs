@@ -1,12 +1,13 @@
 //! What the current thread is doing for motet, in one thread-local.
 //!
 //! - `scheduler`: the runtime that `spawn`, timers and sockets use from this
-//!   thread. Set by `block_on`, by `Handle::enter`, and on blocking-pool
-//!   threads.
-//! - `local`: the event loop this thread is *driving* right now (inside
-//!   `block_on`, or dropping its runtime). Only then may `spawn_local` be
-//!   used, and only then does a wake-up push straight onto the loop's local
-//!   queue. It doubles as the "this is an event-loop thread" flag that makes
+//!   thread. Set by `block_on`, by `Handle::enter`, on blocking-pool
+//!   threads, and on every scheduler thread.
+//! - `core`: the scheduler core this thread is *driving* right now: an event
+//!   loop (inside `block_on`, on a per-core thread, or while dropping its
+//!   runtime) or a work-stealing worker. Only with an event loop here may
+//!   `spawn_local` be used, and a wake-up on this thread goes straight onto
+//!   the core's local queue. Any core here makes
 //!   [`wait`](crate::wait::wait) refuse to block.
 
 use std::cell::RefCell;
@@ -14,17 +15,25 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use super::event_loop::Local;
+use super::work_stealing::Core as Worker;
 use super::Scheduler;
 use crate::driver::Driver;
 
+/// The scheduler core a thread drives.
+#[derive(Clone)]
+pub(crate) enum CoreRef {
+    Loop(Rc<Local>),
+    Worker(Rc<Worker>),
+}
+
 struct Context {
     scheduler: RefCell<Option<Scheduler>>,
-    local: RefCell<Option<Rc<Local>>>,
+    core: RefCell<Option<CoreRef>>,
 }
 
 thread_local! {
     static CONTEXT: Context = const {
-        Context { scheduler: RefCell::new(None), local: RefCell::new(None) }
+        Context { scheduler: RefCell::new(None), core: RefCell::new(None) }
     };
 }
 
@@ -51,14 +60,25 @@ pub(crate) fn scheduler_or_panic() -> Scheduler {
     })
 }
 
-/// The scheduler whose local tasks this thread runs, if it is driving one.
+/// The scheduler whose local tasks this thread runs, if it drives an event
+/// loop.
 pub(crate) fn local_scheduler() -> Option<Scheduler> {
     CONTEXT
-        .try_with(|c| {
-            c.local
-                .borrow()
-                .as_ref()
-                .map(|l| Scheduler::EventLoop(l.shared().clone()))
+        .try_with(|c| match &*c.core.borrow() {
+            Some(CoreRef::Loop(l)) => Some(Scheduler::EventLoop(l.shared().clone())),
+            _ => None,
+        })
+        .ok()
+        .flatten()
+}
+
+/// The index of the worker or core this thread drives, in its runtime.
+pub(crate) fn worker_index() -> Option<usize> {
+    CONTEXT
+        .try_with(|c| match &*c.core.borrow() {
+            Some(CoreRef::Worker(w)) => Some(w.index()),
+            Some(CoreRef::Loop(l)) => Some(l.shared().group().map_or(0, |(_, i)| i)),
+            None => None,
         })
         .ok()
         .flatten()
@@ -72,10 +92,10 @@ pub(crate) fn driver() -> Option<Arc<Driver>> {
         .flatten()
 }
 
-/// Whether this thread is driving an event loop (so must never block).
+/// Whether this thread drives a scheduler core (so must never block).
 pub(crate) fn is_driving() -> bool {
     CONTEXT
-        .try_with(|c| c.local.borrow().is_some())
+        .try_with(|c| c.core.borrow().is_some())
         .unwrap_or(false)
 }
 
@@ -83,7 +103,29 @@ pub(crate) fn is_driving() -> bool {
 pub(crate) fn with_local<R>(f: impl FnOnce(Option<&Local>) -> R) -> R {
     let mut f = Some(f);
     CONTEXT
-        .try_with(|c| (f.take().unwrap())(c.local.borrow().as_deref()))
+        .try_with(|c| {
+            let core = c.core.borrow();
+            let local = match &*core {
+                Some(CoreRef::Loop(l)) => Some(&**l),
+                _ => None,
+            };
+            (f.take().unwrap())(local)
+        })
+        .unwrap_or_else(|_| (f.take().unwrap())(None))
+}
+
+/// Runs `f` with the work-stealing worker this thread is, if any.
+pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&Worker>) -> R) -> R {
+    let mut f = Some(f);
+    CONTEXT
+        .try_with(|c| {
+            let core = c.core.borrow();
+            let worker = match &*core {
+                Some(CoreRef::Worker(w)) => Some(&**w),
+                _ => None,
+            };
+            (f.take().unwrap())(worker)
+        })
         .unwrap_or_else(|_| (f.take().unwrap())(None))
 }
 
@@ -105,53 +147,58 @@ impl Drop for EnterGuard {
     }
 }
 
-/// Marks this thread as driving `local` until dropped.
+/// Marks this thread as driving a core until dropped.
 pub(crate) struct DriveGuard {
     _enter: EnterGuard,
-    prev_local: Option<Rc<Local>>,
+    prev_core: Option<CoreRef>,
+}
+
+impl Drop for DriveGuard {
+    fn drop(&mut self) {
+        let prev = self.prev_core.take();
+        let _ = CONTEXT.try_with(|c| *c.core.borrow_mut() = prev);
+    }
+}
+
+fn drive_core(core: CoreRef, sched: Scheduler, nested_ok: bool) -> DriveGuard {
+    CONTEXT.with(|c| {
+        let mut slot = c.core.borrow_mut();
+        assert!(
+            nested_ok || slot.is_none(),
+            "cannot start a motet runtime from inside another one on the same thread: \
+             the outer event loop would stall. `.await` the future instead, or run the \
+             blocking part with `motet::task::spawn_blocking`"
+        );
+        let enter = enter(sched);
+        let prev_core = slot.replace(core);
+        DriveGuard {
+            _enter: enter,
+            prev_core,
+        }
+    })
 }
 
 /// Enters `local`'s scheduler and marks this thread as driving it.
 ///
 /// # Panics
 ///
-/// If the thread already drives an event loop: `block_on` inside `block_on`
-/// would stall the outer loop for as long as the inner one runs.
+/// If the thread already drives a core: `block_on` inside `block_on` would
+/// stall the outer loop for as long as the inner one runs.
 pub(crate) fn drive(local: Rc<Local>) -> DriveGuard {
-    CONTEXT.with(|c| {
-        let mut slot = c.local.borrow_mut();
-        assert!(
-            slot.is_none(),
-            "cannot start a motet runtime from inside another one on the same thread: \
-             the outer event loop would stall. `.await` the future instead, or run the \
-             blocking part with `motet::task::spawn_blocking`"
-        );
-        let enter = enter(Scheduler::EventLoop(local.shared().clone()));
-        *slot = Some(local);
-        DriveGuard {
-            _enter: enter,
-            prev_local: None,
-        }
-    })
+    let sched = Scheduler::EventLoop(local.shared().clone());
+    drive_core(CoreRef::Loop(local), sched, false)
 }
 
-impl Drop for DriveGuard {
-    fn drop(&mut self) {
-        let prev = self.prev_local.take();
-        let _ = CONTEXT.try_with(|c| *c.local.borrow_mut() = prev);
-    }
-}
-
-/// Like [`drive`], but allowed while this thread drives another loop (a
-/// runtime dropped from inside another runtime's task): the other loop is
+/// Like [`drive`], but allowed while this thread drives another core (a
+/// runtime dropped from inside another runtime's task): the other core is
 /// set aside until the guard drops.
 pub(crate) fn drive_for_shutdown(local: Rc<Local>) -> DriveGuard {
-    CONTEXT.with(|c| {
-        let enter = enter(Scheduler::EventLoop(local.shared().clone()));
-        let prev_local = c.local.borrow_mut().replace(local);
-        DriveGuard {
-            _enter: enter,
-            prev_local,
-        }
-    })
+    let sched = Scheduler::EventLoop(local.shared().clone());
+    drive_core(CoreRef::Loop(local), sched, true)
+}
+
+/// Marks this thread as the work-stealing worker `worker` until dropped.
+pub(crate) fn drive_worker(worker: Rc<Worker>) -> DriveGuard {
+    let sched = Scheduler::WorkStealing(worker.shared().clone());
+    drive_core(CoreRef::Worker(worker), sched, false)
 }

@@ -50,27 +50,27 @@
 //!
 //! # Shutdown
 //!
-//! See [`shutdown`]: close the registry, wake every registered task onto the
-//! local queue, drop every queued runnable on the owner thread (which
-//! cancels it), repeat until the queues stay empty; then stop the watchdog,
-//! the blocking pool, and the driver.
+//! See [`cancel_all`]: close the registry, wake every registered task onto
+//! the local queue, drop every queued runnable on the owner thread (which
+//! cancels it), repeat until the queues stay empty. The runtime then stops
+//! the watchdog, the blocking pool and the driver.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::Location;
 use std::pin::pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use slab::Slab;
-
+use super::per_core::Group;
+use super::registry::Registry;
 use super::sleeper::Sleeper;
-use super::stall::{Probe, Watchdog};
-use super::{context, Builder, RuntimeStats, Scheduler};
+use super::stall::{PollScope, Probe};
+use super::{context, RuntimeStats, Scheduler, WorkerStats};
 use crate::blocking::BlockingPool;
 use crate::driver::Driver;
 use crate::task::{Runnable, TaskId};
@@ -86,25 +86,16 @@ pub(crate) struct Shared {
     remote: Mutex<VecDeque<Runnable>>,
     /// The loop's sleep state; its `pending` count is `remote`'s length.
     sleeper: Sleeper,
-    registry: Mutex<Registry>,
+    registry: Arc<Registry>,
     blocking: BlockingPool,
-    watchdog: Mutex<Option<Watchdog>>,
-    shut_down: AtomicBool,
+    /// Stalls seen by the runtime's watchdog (shared by all its loops).
+    stalls: Arc<AtomicU64>,
+    /// The per-core runtime this loop is one core of, and its index there.
+    group: OnceLock<(Weak<Group>, usize)>,
     event_interval: u32,
     polls: AtomicU64,
     parks: AtomicU64,
     remote_schedules: AtomicU64,
-}
-
-/// Every live task, so that shutdown can reach the ones nobody will wake.
-#[derive(Default)]
-struct Registry {
-    tasks: Slab<Waker>,
-    /// Names of the tasks that have one (few do), for the stall detector.
-    names: HashMap<TaskId, Box<str>>,
-    spawned: u64,
-    /// Set at shutdown: new tasks are cancelled at once.
-    closed: bool,
 }
 
 /// State only the owner thread touches.
@@ -113,50 +104,44 @@ pub(crate) struct Local {
     queue: RefCell<VecDeque<Runnable>>,
     probe: Option<Arc<Probe>>,
     tick: Cell<u32>,
+    cancelled: Cell<bool>,
+}
+
+/// What a scheduler is made of besides its queues; the runtime builds the
+/// parts (one set per event loop, one for a whole work-stealing runtime).
+pub(crate) struct Parts {
+    pub(crate) driver: Arc<Driver>,
+    pub(crate) blocking: BlockingPool,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) stalls: Arc<AtomicU64>,
+    pub(crate) event_interval: u32,
 }
 
 impl Shared {
-    pub(crate) fn new(cfg: &Builder) -> std::io::Result<(Arc<Shared>, Rc<Local>)> {
-        let driver = Arc::new(Driver::new()?);
+    /// Creates a loop whose owner is the calling thread; `probe` is the
+    /// stall watchdog's view of it.
+    pub(crate) fn new(parts: Parts, probe: Option<Arc<Probe>>) -> (Arc<Shared>, Rc<Local>) {
         let shared = Arc::new(Shared {
-            driver,
+            driver: parts.driver,
             remote: Mutex::new(VecDeque::new()),
             sleeper: Sleeper::default(),
-            registry: Mutex::new(Registry::default()),
-            blocking: BlockingPool::new(cfg.max_blocking_threads, cfg.blocking_keep_alive),
-            watchdog: Mutex::new(None),
-            shut_down: AtomicBool::new(false),
-            event_interval: cfg.event_interval,
+            registry: parts.registry,
+            blocking: parts.blocking,
+            stalls: parts.stalls,
+            group: OnceLock::new(),
+            event_interval: parts.event_interval,
             polls: AtomicU64::new(0),
             parks: AtomicU64::new(0),
             remote_schedules: AtomicU64::new(0),
         });
-        let probe = match cfg.stall_threshold {
-            None => None,
-            Some(threshold) => {
-                let probe = Arc::new(Probe::default());
-                let weak: Weak<Shared> = Arc::downgrade(&shared);
-                let name_of = move |id: TaskId| -> Option<String> {
-                    let shared = weak.upgrade()?;
-                    let reg = shared.registry();
-                    reg.names.get(&id).map(|n| n.to_string())
-                };
-                let dog = Watchdog::start(threshold, vec![probe.clone()], Box::new(name_of))?;
-                *shared.watchdog.lock().unwrap_or_else(|e| e.into_inner()) = Some(dog);
-                Some(probe)
-            }
-        };
         let local = Rc::new(Local {
             shared: shared.clone(),
             queue: RefCell::new(VecDeque::new()),
             probe,
             tick: Cell::new(0),
+            cancelled: Cell::new(false),
         });
-        Ok((shared, local))
-    }
-
-    fn registry(&self) -> MutexGuard<'_, Registry> {
-        self.registry.lock().unwrap_or_else(|e| e.into_inner())
+        (shared, local)
     }
 
     pub(crate) fn driver(&self) -> &Arc<Driver> {
@@ -167,37 +152,28 @@ impl Shared {
         &self.blocking
     }
 
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Records that this loop is core `index` of `group`.
+    pub(crate) fn join_group(&self, group: Weak<Group>, index: usize) {
+        let _ = self.group.set((group, index));
+    }
+
+    /// The per-core runtime this loop belongs to, and its core index.
+    pub(crate) fn group(&self) -> Option<(Arc<Group>, usize)> {
+        let (g, i) = self.group.get()?;
+        Some((g.upgrade()?, *i))
+    }
+
     pub(crate) fn admit(&self, runnable: Runnable, name: Option<&str>) {
-        let mut reg = self.registry();
-        if reg.closed {
-            drop(reg);
-            // Cancels the task; its handle reports it. Only a Send task can
-            // get here off the owner thread (spawn_local needs the loop).
-            drop(runnable);
-            return;
-        }
-        let key = reg.tasks.insert(runnable.waker());
-        reg.spawned += 1;
-        if let Some(name) = name {
-            reg.names.insert(runnable.metadata().id, name.into());
-        }
-        runnable.metadata().key.store(key, Ordering::Release);
-        drop(reg);
-        schedule(runnable);
-    }
-
-    pub(crate) fn deregister(&self, key: usize, id: TaskId) {
-        let mut reg = self.registry();
-        reg.tasks.try_remove(key);
-        if !reg.names.is_empty() {
-            reg.names.remove(&id);
-        }
-    }
-
-    pub(crate) fn wake_registered(&self, key: usize) {
-        let waker = self.registry().tasks.get(key).cloned();
-        if let Some(w) = waker {
-            w.wake();
+        match self.registry.admit(runnable, name) {
+            Ok(runnable) => schedule(runnable),
+            // Shut down: dropping cancels the task; its handle reports it.
+            // Only a Send task can get here off the owner thread
+            // (spawn_local needs the loop).
+            Err(runnable) => drop(runnable),
         }
     }
 
@@ -219,28 +195,26 @@ impl Shared {
     }
 
     pub(crate) fn stats(&self) -> RuntimeStats {
-        let (spawned, alive) = {
-            let reg = self.registry();
-            (reg.spawned, reg.tasks.len())
-        };
-        let stalls = self
-            .watchdog
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .map_or(0, |w| w.stalls());
+        let (spawned, alive) = self.registry.counts();
         let (blocking_threads, blocking_idle) = self.blocking.counts();
+        let worker = WorkerStats {
+            polls: self.polls.load(Ordering::Relaxed),
+            steals: 0,
+            parks: self.parks.load(Ordering::Relaxed),
+        };
         RuntimeStats {
             workers: 1,
             tasks_spawned: spawned,
             tasks_alive: alive,
-            polls: self.polls.load(Ordering::Relaxed),
-            stalls,
-            parks: self.parks.load(Ordering::Relaxed),
+            polls: worker.polls,
+            stalls: self.stalls.load(Ordering::Relaxed),
+            parks: worker.parks,
+            steals: 0,
             remote_schedules: self.remote_schedules.load(Ordering::Relaxed),
             timers_pending: self.driver.timers_pending(),
             blocking_threads,
             blocking_idle,
+            per_worker: vec![worker],
         }
     }
 }
@@ -256,7 +230,9 @@ pub(crate) fn schedule(runnable: Runnable) {
         _ => Some(runnable),
     });
     if let Some(runnable) = back {
-        let Scheduler::EventLoop(shared) = &runnable.metadata().sched;
+        let Scheduler::EventLoop(shared) = &runnable.metadata().sched else {
+            unreachable!("an event-loop task names its scheduler")
+        };
         let shared = shared.clone();
         shared.push_remote(runnable);
     }
@@ -268,8 +244,7 @@ impl Local {
     }
 
     fn owns(&self, runnable: &Runnable) -> bool {
-        let Scheduler::EventLoop(s) = &runnable.metadata().sched;
-        Arc::ptr_eq(s, &self.shared)
+        matches!(&runnable.metadata().sched, Scheduler::EventLoop(s) if Arc::ptr_eq(s, &self.shared))
     }
 
     /// Moves every remotely scheduled task to the back of the local queue.
@@ -299,20 +274,7 @@ impl Local {
     fn poll_scope(&self, id: TaskId, location: &'static Location<'static>) -> PollScope<'_> {
         let polls = &self.shared.polls;
         polls.store(polls.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-        if let Some(p) = &self.probe {
-            p.begin(id, location);
-        }
-        PollScope(self.probe.as_deref())
-    }
-}
-
-struct PollScope<'a>(Option<&'a Probe>);
-
-impl Drop for PollScope<'_> {
-    fn drop(&mut self) {
-        if let Some(p) = self.0 {
-            p.end();
-        }
+        PollScope::begin(self.probe.as_deref(), id, location)
     }
 }
 
@@ -361,7 +323,7 @@ pub(crate) fn block_on<F: Future>(local: &Rc<Local>, future: F) -> F::Output {
         while let Some(runnable) = local.pop() {
             let meta = runnable.metadata();
             let scope = local.poll_scope(meta.id, meta.location);
-            runnable.run();
+            crate::coop::with_budget(|| runnable.run());
             drop(scope);
             since_io += 1;
             if since_io >= interval {
@@ -388,43 +350,27 @@ pub(crate) fn block_on<F: Future>(local: &Rc<Local>, future: F) -> F::Output {
     }
 }
 
-/// Cancels every unfinished task on the owner thread, then stops the
-/// watchdog, the blocking pool and the driver. Idempotent.
-pub(crate) fn shutdown(local: &Rc<Local>, blocking_timeout: Option<Duration>) {
-    let shared = &local.shared;
-    if shared.shut_down.swap(true, Ordering::SeqCst) {
+/// Cancels every unfinished task, on the owner thread: closes the registry,
+/// wakes every registered task onto the local queue and drops each queued
+/// runnable (which cancels it), until the queues stay empty. Idempotent.
+pub(crate) fn cancel_all(local: &Rc<Local>) {
+    if local.cancelled.replace(true) {
         return;
     }
-    {
-        let _drive = context::drive_for_shutdown(local.clone());
-        let wakers: Vec<Waker> = {
-            let mut reg = shared.registry();
-            reg.closed = true;
-            reg.names.clear();
-            reg.tasks.drain().collect()
-        };
-        // Each wake queues the task here (we drive the loop), unless it is
-        // queued already.
-        for w in wakers {
-            w.wake();
-        }
-        // Dropping a runnable cancels its task; dropping a future may wake
-        // other tasks, which land in the queues again: drain to quiescence.
-        loop {
-            local.take_remote();
-            let next = local.queue.borrow_mut().pop_front();
-            match next {
-                Some(runnable) => drop(runnable),
-                None => break,
-            }
+    let _drive = context::drive_for_shutdown(local.clone());
+    // Each wake queues the task here (we drive the loop), unless it is
+    // queued already.
+    for w in local.shared.registry.close() {
+        w.wake();
+    }
+    // Dropping a future may wake other tasks, which land in the queues
+    // again: drain to quiescence.
+    loop {
+        local.take_remote();
+        let next = local.queue.borrow_mut().pop_front();
+        match next {
+            Some(runnable) => drop(runnable),
+            None => break,
         }
     }
-    let dog = shared
-        .watchdog
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take();
-    drop(dog);
-    shared.blocking.shutdown(blocking_timeout);
-    shared.driver.shutdown();
 }

@@ -1,66 +1,107 @@
 //! Runtimes: which threads run the units, and how.
 //!
 //! A runtime is one *flavor* of scheduler (the taxonomy's parallelism axis)
-//! plus what every flavor shares: an I/O driver with its timer wheel, a
-//! blocking pool, and the stall watchdog.
+//! plus what every flavor has: an I/O driver with its timer wheel, a
+//! blocking pool, and the stall watchdog. The units (async tasks now) are
+//! the same on every flavor: the user picks parallelism with one builder
+//! call and changes nothing else.
 //!
-//! | flavor | threads | built by | status |
-//! |---|---|---|---|
-//! | event loop (Node, epoll loops) | the one calling `block_on` | [`Builder::event_loop`] | built |
-//! | work stealing (Go, tokio) | n workers, tasks migrate | `Builder::work_stealing(n)` | next |
-//! | per core (nginx) | n loops, tasks never migrate | `Builder::per_core(n)` | next |
+//! | flavor | threads | tasks | driver | famous as | built by |
+//! |---|---|---|---|---|---|
+//! | event loop | the one calling `block_on` | stay on it; `!Send` allowed | its own | Node, epoll loops | [`Builder::event_loop`] |
+//! | work stealing | n workers | migrate between workers | one, shared | Go, tokio | [`Builder::work_stealing`] |
+//! | per core | n loops, one per core, pinned | never migrate; `!Send` allowed | one per core | nginx | [`Builder::per_core`] |
 //!
 //! ```
 //! use motet::runtime::Runtime;
 //!
-//! let rt = Runtime::builder().event_loop().build()?;
-//! let out = rt.block_on(async {
-//!     let h = motet::task::spawn(async { "hello" });
-//!     h.await.unwrap()
-//! });
-//! assert_eq!(out, "hello");
+//! for rt in [
+//!     Runtime::builder().event_loop().build()?,
+//!     Runtime::builder().work_stealing(2).build()?,
+//!     Runtime::builder().per_core(2).build()?,
+//! ] {
+//!     let out = rt.block_on(async {
+//!         let h = motet::task::spawn(async { "hello" });
+//!         h.await.unwrap()
+//!     });
+//!     assert_eq!(out, "hello");
+//! }
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
+//! # `block_on`
+//!
+//! On the event loop, `block_on` *is* the loop: the calling thread runs every
+//! task while it waits. On the parallel flavors the future runs on the
+//! calling thread, which parks while it waits, and the tasks run on the
+//! runtime's own threads (as with tokio's multi-thread runtime).
+//!
 //! # Unfinished tasks
 //!
-//! When `block_on` returns, tasks that have not finished stay in the runtime
-//! and resume at the next `block_on` on the same runtime. When the runtime is
-//! dropped, every unfinished task is cancelled: its future is dropped on the
-//! runtime's thread and its `JoinHandle` yields a cancelled [`JoinError`].
-//! Tasks spawned through a [`Handle`] after that are cancelled at once.
-//! Then the blocking pool is shut down (queued calls are cancelled; calls
-//! already running are waited for) and the driver is closed (sockets still
-//! alive report an error on their next operation).
+//! On the event loop, tasks that have not finished when `block_on` returns
+//! stay in the runtime and resume at the next `block_on`; on the parallel
+//! flavors they simply keep running on the runtime's threads. When the
+//! runtime is dropped, every unfinished task is cancelled (its future is
+//! dropped, on its own thread for `!Send` tasks) and its `JoinHandle` yields a
+//! cancelled [`JoinError`]. Tasks spawned through a [`Handle`] after that are
+//! cancelled at once. Then the blocking pool is shut down (queued calls are
+//! cancelled; calls already running are waited for) and the drivers are
+//! closed (sockets still alive report an error on their next operation).
+//! No motet thread outlives its runtime's drop.
 //!
 //! [`JoinError`]: crate::task::JoinError
 
 pub(crate) mod context;
 pub(crate) mod event_loop;
+mod idle;
+mod parker;
+pub(crate) mod per_core;
+mod registry;
 mod sleeper;
 mod stall;
+pub(crate) mod work_stealing;
 
 use std::future::Future;
 use std::marker::PhantomData;
 use std::rc::Rc;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
+use self::event_loop::Parts;
+use self::registry::Registry;
+use self::stall::{Probe, Watchdog};
 use crate::blocking::BlockingPool;
 use crate::driver::Driver;
 use crate::task::{self, JoinHandle, Runnable};
 
-/// The scheduler a task belongs to: one variant per flavor.
+/// The scheduler a task belongs to, or a handle reaches: one variant per
+/// flavor. (A per-core runtime's tasks belong to one of its cores'
+/// `EventLoop`s; `PerCore` is only ever a handle's.)
 #[derive(Clone)]
 pub(crate) enum Scheduler {
     EventLoop(Arc<event_loop::Shared>),
+    WorkStealing(Arc<work_stealing::Shared>),
+    PerCore(Arc<per_core::Group>),
 }
 
 impl Scheduler {
     /// Queues `runnable` on the scheduler its metadata names.
-    pub(crate) fn schedule(runnable: Runnable) {
+    pub(crate) fn schedule(runnable: Runnable, info: async_task::ScheduleInfo) {
         match &runnable.metadata().sched {
             Scheduler::EventLoop(_) => event_loop::schedule(runnable),
+            Scheduler::WorkStealing(_) => {
+                work_stealing::schedule(runnable, info.woken_while_running)
+            }
+            Scheduler::PerCore(_) => unreachable!("tasks belong to a core, not to the group"),
+        }
+    }
+
+    /// The scheduler a new task spawned through this one belongs to.
+    pub(crate) fn spawn_target(&self) -> Scheduler {
+        match self {
+            Scheduler::PerCore(group) => group.next_core(),
+            other => other.clone(),
         }
     }
 
@@ -69,40 +110,73 @@ impl Scheduler {
     pub(crate) fn admit(&self, runnable: Runnable, name: Option<&str>) {
         match self {
             Scheduler::EventLoop(s) => s.admit(runnable, name),
+            Scheduler::WorkStealing(s) => s.admit(runnable, name),
+            Scheduler::PerCore(_) => unreachable!("spawn_target picks a core first"),
+        }
+    }
+
+    fn registry(&self) -> &Registry {
+        match self {
+            Scheduler::EventLoop(s) => s.registry(),
+            Scheduler::WorkStealing(s) => s.registry(),
+            Scheduler::PerCore(_) => unreachable!("tasks belong to a core, not to the group"),
         }
     }
 
     /// Forgets a task whose future has been dropped.
     pub(crate) fn deregister(&self, key: usize, id: task::TaskId) {
-        match self {
-            Scheduler::EventLoop(s) => s.deregister(key, id),
-        }
+        self.registry().deregister(key, id);
     }
 
     /// Wakes the registered task in slot `key` (used by abort).
     pub(crate) fn wake_registered(&self, key: usize) {
-        match self {
-            Scheduler::EventLoop(s) => s.wake_registered(key),
-        }
+        self.registry().wake(key);
     }
 
     pub(crate) fn driver(&self) -> &Arc<Driver> {
         match self {
             Scheduler::EventLoop(s) => s.driver(),
+            Scheduler::WorkStealing(s) => s.driver(),
+            // Sockets made outside the cores (in block_on's future) use core
+            // 0's driver; any driver can wake any thread.
+            Scheduler::PerCore(g) => g.first().driver(),
         }
     }
 
     pub(crate) fn blocking(&self) -> &BlockingPool {
         match self {
             Scheduler::EventLoop(s) => s.blocking(),
+            Scheduler::WorkStealing(s) => s.blocking(),
+            Scheduler::PerCore(g) => g.first().blocking(),
+        }
+    }
+
+    /// The per-core runtime this scheduler is, or is a core of.
+    fn group(&self) -> Option<Arc<per_core::Group>> {
+        match self {
+            Scheduler::PerCore(g) => Some(g.clone()),
+            Scheduler::EventLoop(s) => s.group().map(|(g, _)| g),
+            Scheduler::WorkStealing(_) => None,
         }
     }
 
     fn stats(&self) -> RuntimeStats {
         match self {
-            Scheduler::EventLoop(s) => s.stats(),
+            Scheduler::EventLoop(s) => match s.group() {
+                Some((g, _)) => g.stats(),
+                None => s.stats(),
+            },
+            Scheduler::WorkStealing(s) => s.stats(),
+            Scheduler::PerCore(g) => g.stats(),
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flavor {
+    EventLoop,
+    WorkStealing(usize),
+    PerCore(usize),
 }
 
 /// Configures and builds a [`Runtime`].
@@ -110,7 +184,7 @@ impl Scheduler {
 /// ```
 /// use std::time::Duration;
 /// let rt = motet::runtime::Runtime::builder()
-///     .event_loop()
+///     .work_stealing(2)
 ///     .stall_threshold(Some(Duration::from_millis(50)))
 ///     .max_blocking_threads(16)
 ///     .build()
@@ -119,21 +193,30 @@ impl Scheduler {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Builder {
-    pub(crate) stall_threshold: Option<Duration>,
-    pub(crate) max_blocking_threads: usize,
-    pub(crate) blocking_keep_alive: Duration,
-    pub(crate) event_interval: u32,
+    flavor: Flavor,
+    stall_threshold: Option<Duration>,
+    max_blocking_threads: usize,
+    blocking_keep_alive: Duration,
+    event_interval: u32,
+    pin_cores: bool,
 }
 
 impl Default for Builder {
     fn default() -> Builder {
         Builder {
+            flavor: Flavor::EventLoop,
             stall_threshold: Some(Duration::from_millis(100)),
             max_blocking_threads: 512,
             blocking_keep_alive: Duration::from_secs(10),
             event_interval: 61,
+            pin_cores: true,
         }
     }
+}
+
+/// The cores available to this process (at least 1).
+fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 impl Builder {
@@ -145,7 +228,36 @@ impl Builder {
 
     /// The single-threaded event loop (Node's model): every task runs on the
     /// thread that calls [`Runtime::block_on`], `!Send` tasks included.
-    pub fn event_loop(self) -> Builder {
+    pub fn event_loop(mut self) -> Builder {
+        self.flavor = Flavor::EventLoop;
+        self
+    }
+
+    /// The work-stealing scheduler (Go's and tokio's model) with `workers`
+    /// threads; 0 means one per available core. Tasks must be `Send`; they
+    /// migrate to whichever worker is free.
+    pub fn work_stealing(mut self, workers: usize) -> Builder {
+        self.flavor = Flavor::WorkStealing(if workers == 0 {
+            available_cores()
+        } else {
+            workers
+        });
+        self
+    }
+
+    /// One event loop per core (nginx's model), `cores` of them; 0 means one
+    /// per available core. Tasks never migrate; `!Send` tasks are allowed
+    /// (spawn a `Send` future on a core with [`Handle::spawn_on`], then use
+    /// `task::spawn_local` inside it).
+    pub fn per_core(mut self, cores: usize) -> Builder {
+        self.flavor = Flavor::PerCore(if cores == 0 { available_cores() } else { cores });
+        self
+    }
+
+    /// Whether per-core threads are pinned to a CPU each (default true; a
+    /// pin the OS refuses is skipped silently).
+    pub fn pin_cores(mut self, pin: bool) -> Builder {
+        self.pin_cores = pin;
         self
     }
 
@@ -170,31 +282,126 @@ impl Builder {
         self
     }
 
-    /// How many tasks run between two looks at the I/O driver when tasks
-    /// keep the loop busy (at least 1). Default 61: often enough that
-    /// sockets are not starved by a busy loop, rarely enough that the
+    /// How many tasks a scheduler thread runs between two looks at the I/O
+    /// driver when tasks keep it busy (at least 1). Default 61: often enough
+    /// that sockets are not starved by a busy loop, rarely enough that the
     /// `epoll_wait` system call stays a small share of each task's cost.
     pub fn event_interval(mut self, n: u32) -> Builder {
         self.event_interval = n.max(1);
         self
     }
 
-    /// Creates the runtime: its driver (an epoll instance), and the stall
-    /// watchdog thread unless disabled. Blocking threads start on demand.
+    fn parts(
+        &self,
+        blocking: &BlockingPool,
+        stalls: &Arc<AtomicU64>,
+    ) -> std::io::Result<(Parts, Arc<Registry>)> {
+        let registry = Arc::new(Registry::default());
+        let parts = Parts {
+            driver: Arc::new(Driver::new()?),
+            blocking: blocking.clone(),
+            registry: registry.clone(),
+            stalls: stalls.clone(),
+            event_interval: self.event_interval,
+        };
+        Ok((parts, registry))
+    }
+
+    fn probes(&self, n: usize) -> Vec<Option<Arc<Probe>>> {
+        (0..n)
+            .map(|_| self.stall_threshold.map(|_| Arc::new(Probe::default())))
+            .collect()
+    }
+
+    fn watchdog(
+        &self,
+        probes: &[Option<Arc<Probe>>],
+        registries: Vec<Arc<Registry>>,
+        stalls: Arc<AtomicU64>,
+    ) -> std::io::Result<Option<Watchdog>> {
+        match self.stall_threshold {
+            None => Ok(None),
+            Some(t) => Watchdog::start(
+                t,
+                probes.iter().flatten().cloned().collect(),
+                registries,
+                stalls,
+            )
+            .map(Some),
+        }
+    }
+
+    /// Creates the runtime: its driver(s), its threads (workers or cores),
+    /// and the stall watchdog thread unless disabled. Blocking threads start
+    /// on demand.
     pub fn build(&self) -> std::io::Result<Runtime> {
-        let (shared, local) = event_loop::Shared::new(self)?;
+        let blocking = BlockingPool::new(self.max_blocking_threads, self.blocking_keep_alive);
+        let stalls = Arc::new(AtomicU64::new(0));
+        let (sched, kind, registries, probes) = match self.flavor {
+            Flavor::EventLoop => {
+                let (parts, registry) = self.parts(&blocking, &stalls)?;
+                let probes = self.probes(1);
+                let (shared, local) = event_loop::Shared::new(parts, probes[0].clone());
+                (
+                    Scheduler::EventLoop(shared),
+                    Kind::EventLoop(local),
+                    vec![registry],
+                    probes,
+                )
+            }
+            Flavor::WorkStealing(n) => {
+                let (parts, registry) = self.parts(&blocking, &stalls)?;
+                let probes = self.probes(n);
+                let (shared, threads) = work_stealing::start(n, parts, &probes)?;
+                (
+                    Scheduler::WorkStealing(shared),
+                    Kind::WorkStealing(threads),
+                    vec![registry],
+                    probes,
+                )
+            }
+            Flavor::PerCore(n) => {
+                let probes = self.probes(n);
+                let mut registries = Vec::with_capacity(n);
+                let (group, threads) = per_core::start(
+                    n,
+                    |_| {
+                        let (parts, registry) = self.parts(&blocking, &stalls)?;
+                        registries.push(registry);
+                        Ok(parts)
+                    },
+                    &probes,
+                    self.pin_cores,
+                )?;
+                (
+                    Scheduler::PerCore(group),
+                    Kind::PerCore(threads),
+                    registries,
+                    probes,
+                )
+            }
+        };
+        let watchdog = self.watchdog(&probes, registries, stalls)?;
         Ok(Runtime {
-            handle: Handle {
-                sched: Scheduler::EventLoop(shared),
-            },
-            local,
+            handle: Handle { sched },
+            kind: Some(kind),
+            watchdog,
+            blocking,
+            flavor: self.flavor,
             _not_send: PhantomData,
         })
     }
 }
 
-/// A motet runtime. It stays on the thread that built it (it owns tasks that
-/// may not be `Send`); use [`Handle`] to reach it from other threads.
+enum Kind {
+    EventLoop(Rc<event_loop::Local>),
+    WorkStealing(Vec<std::thread::JoinHandle<()>>),
+    PerCore(Vec<per_core::CoreThread>),
+}
+
+/// A motet runtime. It stays on the thread that built it (an event loop owns
+/// tasks that may not be `Send`); use [`Handle`] to reach it from other
+/// threads.
 ///
 /// ```compile_fail
 /// fn assert_send<T: Send>() {}
@@ -202,7 +409,11 @@ impl Builder {
 /// ```
 pub struct Runtime {
     handle: Handle,
-    local: Rc<event_loop::Local>,
+    /// `None` once shut down.
+    kind: Option<Kind>,
+    watchdog: Option<Watchdog>,
+    blocking: BlockingPool,
+    flavor: Flavor,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -217,19 +428,24 @@ impl Runtime {
         Builder::new().build()
     }
 
-    /// Runs `future` to completion on this thread, running the runtime's
-    /// tasks while it waits. Tasks left unfinished stay in the runtime (see
-    /// the [module docs](self)).
+    /// Runs `future` to completion, running the runtime's tasks meanwhile
+    /// (see the [module docs](self) for where it runs on each flavor).
     ///
     /// A panic in `future` itself propagates to the caller (a panic in a
     /// spawned task does not: it reaches that task's `JoinHandle`).
     ///
     /// # Panics
     ///
-    /// If called from inside another runtime's `block_on` on this thread.
+    /// If called from a thread that drives a runtime already (a task, or
+    /// another `block_on` on an event loop).
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        event_loop::block_on(&self.local, future)
+        match (&self.kind, &self.handle.sched) {
+            (Some(Kind::EventLoop(local)), _) => event_loop::block_on(local, future),
+            (_, Scheduler::WorkStealing(shared)) => work_stealing::block_on(shared, future),
+            (_, Scheduler::PerCore(group)) => per_core::block_on(group, future),
+            _ => unreachable!("a live runtime has a kind matching its scheduler"),
+        }
     }
 
     /// Spawns a `Send` task (see [`task::spawn`]).
@@ -242,14 +458,25 @@ impl Runtime {
         self.handle.spawn(future)
     }
 
-    /// Spawns a task that stays on this runtime's thread (see
+    /// Spawns a task that stays on this event loop's thread (see
     /// [`task::spawn_local`]); it starts at the next `block_on`.
+    ///
+    /// # Panics
+    ///
+    /// On the parallel flavors: use [`Handle::spawn_on`] with a `Send` future
+    /// that calls `task::spawn_local` on the core (per core), or `Send` tasks
+    /// (work stealing).
     #[track_caller]
     pub fn spawn_local<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + 'static,
         F::Output: 'static,
     {
+        assert!(
+            matches!(self.flavor, Flavor::EventLoop),
+            "Runtime::spawn_local needs an event-loop runtime; on per_core, spawn a Send future \
+             with Handle::spawn_on and call task::spawn_local inside it"
+        );
         task::spawn_local_on(&self.handle.sched, None, future)
     }
 
@@ -265,21 +492,45 @@ impl Runtime {
 
     /// Drops the runtime, waiting at most `timeout` for blocking-pool calls
     /// still running (they are left to finish on their own past it).
-    pub fn shutdown_timeout(self, timeout: Duration) {
-        event_loop::shutdown(&self.local, Some(timeout));
+    pub fn shutdown_timeout(mut self, timeout: Duration) {
+        self.shutdown(Some(timeout));
+    }
+
+    fn shutdown(&mut self, blocking_timeout: Option<Duration>) {
+        let Some(kind) = self.kind.take() else { return };
+        // No stall reports about tasks being torn down.
+        drop(self.watchdog.take());
+        match (kind, &self.handle.sched) {
+            (Kind::EventLoop(local), Scheduler::EventLoop(shared)) => {
+                event_loop::cancel_all(&local);
+                self.blocking.shutdown(blocking_timeout);
+                shared.driver().shutdown();
+            }
+            (Kind::WorkStealing(threads), Scheduler::WorkStealing(shared)) => {
+                work_stealing::shutdown(shared, threads);
+                self.blocking.shutdown(blocking_timeout);
+                shared.driver().shutdown();
+            }
+            (Kind::PerCore(threads), Scheduler::PerCore(_)) => {
+                // Each core cancels its tasks and closes its driver.
+                per_core::stop(threads);
+                self.blocking.shutdown(blocking_timeout);
+            }
+            _ => unreachable!("a runtime's kind matches its scheduler"),
+        }
     }
 }
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        event_loop::shutdown(&self.local, None);
+        self.shutdown(None);
     }
 }
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Runtime")
-            .field("flavor", &"event_loop")
+            .field("flavor", &self.flavor)
             .finish()
     }
 }
@@ -316,7 +567,8 @@ impl Handle {
         }
     }
 
-    /// Spawns a `Send` task on the runtime.
+    /// Spawns a `Send` task on the runtime (on a per-core runtime: on the
+    /// calling core if called from one, else round-robin).
     #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
@@ -326,6 +578,48 @@ impl Handle {
         task::spawn_on(&self.sched, None, future)
     }
 
+    /// Spawns a `Send` task on core `core` of a per-core runtime; it never
+    /// leaves that core, and may `task::spawn_local` further tasks there.
+    ///
+    /// # Panics
+    ///
+    /// If the runtime is not per-core, or has no such core.
+    ///
+    /// ```
+    /// let rt = motet::runtime::Runtime::builder().per_core(2).build().unwrap();
+    /// let h = rt.handle().spawn_on(1, async { motet::runtime::Handle::current_worker() });
+    /// assert_eq!(rt.block_on(h).unwrap(), Some(1));
+    /// ```
+    #[track_caller]
+    pub fn spawn_on<F>(&self, core: usize, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let group = self
+            .sched
+            .group()
+            .expect("Handle::spawn_on needs a per-core runtime");
+        task::spawn_on(&group.core(core), None, future)
+    }
+
+    /// The number of scheduler threads: 1 for an event loop, the workers or
+    /// cores of the parallel flavors.
+    pub fn workers(&self) -> usize {
+        match &self.sched {
+            Scheduler::EventLoop(s) => s.group().map_or(1, |(g, _)| g.len()),
+            Scheduler::WorkStealing(s) => s.stats().workers,
+            Scheduler::PerCore(g) => g.len(),
+        }
+    }
+
+    /// The index of the worker (work stealing) or core (per core) running
+    /// the caller, or `Some(0)` on an event loop; `None` off the runtime's
+    /// threads.
+    pub fn current_worker() -> Option<usize> {
+        context::worker_index()
+    }
+
     /// Runs `f` on the runtime's blocking pool (see [`task::spawn_blocking`]).
     #[track_caller]
     pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
@@ -333,9 +627,11 @@ impl Handle {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        self.sched
-            .blocking()
-            .spawn(&self.sched, f, std::panic::Location::caller())
+        self.sched.blocking().spawn(
+            &self.sched.spawn_target(),
+            f,
+            std::panic::Location::caller(),
+        )
     }
 
     /// Makes this runtime the current one on this thread until the guard
@@ -390,19 +686,35 @@ pub struct RuntimeStats {
     pub tasks_spawned: u64,
     /// Tasks spawned and not yet finished or cancelled.
     pub tasks_alive: usize,
-    /// Task polls so far (the `block_on` future included).
+    /// Task polls so far (the event loop's `block_on` future included).
     pub polls: u64,
     /// Polls that ran longer than the stall threshold.
     pub stalls: u64,
-    /// Times a scheduler thread blocked in the driver waiting for work.
+    /// Times a scheduler thread blocked waiting for work.
     pub parks: u64,
-    /// Wake-ups that came from another thread (a queue hop plus, if the
-    /// loop was asleep, an eventfd write).
+    /// Successful steals of a batch of tasks from another worker.
+    pub steals: u64,
+    /// Wake-ups that came from outside the scheduler's threads (a queue hop
+    /// plus, if the target slept, a wake-up system call).
     pub remote_schedules: u64,
-    /// Timers pending in the driver.
+    /// Timers pending in the driver(s).
     pub timers_pending: usize,
-    /// Blocking-pool threads alive, and how many of them are idle.
+    /// Blocking-pool threads alive.
     pub blocking_threads: usize,
     /// Idle blocking-pool threads.
     pub blocking_idle: usize,
+    /// The same counters per scheduler thread (worker or core), in order.
+    pub per_worker: Vec<WorkerStats>,
+}
+
+/// One scheduler thread's counters (see [`RuntimeStats::per_worker`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WorkerStats {
+    /// Task polls on this thread.
+    pub polls: u64,
+    /// Batches stolen by this thread.
+    pub steals: u64,
+    /// Times this thread blocked waiting for work.
+    pub parks: u64,
 }

@@ -32,6 +32,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::registry::Registry;
 use crate::task::TaskId;
 
 /// One scheduler thread's "what am I polling" record.
@@ -99,37 +100,57 @@ impl Probe {
     }
 }
 
-/// Looks up a task's name, if it has one.
-pub(crate) type NameOf = Box<dyn Fn(TaskId) -> Option<String> + Send>;
+/// Brackets one poll on a scheduler thread (no-op without a probe).
+pub(crate) struct PollScope<'a>(Option<&'a Probe>);
+
+impl<'a> PollScope<'a> {
+    #[inline]
+    pub(crate) fn begin(
+        probe: Option<&'a Probe>,
+        id: TaskId,
+        location: &'static Location<'static>,
+    ) -> PollScope<'a> {
+        if let Some(p) = probe {
+            p.begin(id, location);
+        }
+        PollScope(probe)
+    }
+}
+
+impl Drop for PollScope<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(p) = self.0 {
+            p.end();
+        }
+    }
+}
 
 /// The watchdog thread. Dropping it stops and joins the thread.
 pub(crate) struct Watchdog {
     stop: Arc<(Mutex<bool>, Condvar)>,
-    stalls: Arc<AtomicU64>,
     thread: Option<thread::JoinHandle<()>>,
 }
 
 impl Watchdog {
+    /// Starts watching `probes`, counting stalls in `stalls` and naming
+    /// tasks from `registries`.
     pub(crate) fn start(
         threshold: Duration,
         probes: Vec<Arc<Probe>>,
-        name_of: NameOf,
+        registries: Vec<Arc<Registry>>,
+        stalls: Arc<AtomicU64>,
     ) -> std::io::Result<Watchdog> {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
-        let stalls = Arc::new(AtomicU64::new(0));
-        let (stop2, stalls2) = (stop.clone(), stalls.clone());
+        let stop2 = stop.clone();
+        let name_of = move |id: TaskId| registries.iter().find_map(|r| r.name_of(id));
         let thread = thread::Builder::new()
             .name("motet-watchdog".into())
-            .spawn(move || watch(threshold, &probes, &name_of, &stop2, &stalls2))?;
+            .spawn(move || watch(threshold, &probes, &name_of, &stop2, &stalls))?;
         Ok(Watchdog {
             stop,
-            stalls,
             thread: Some(thread),
         })
-    }
-
-    pub(crate) fn stalls(&self) -> u64 {
-        self.stalls.load(Ordering::Relaxed)
     }
 }
 
@@ -153,7 +174,7 @@ struct Seen {
 fn watch(
     threshold: Duration,
     probes: &[Arc<Probe>],
-    name_of: &NameOf,
+    name_of: &dyn Fn(TaskId) -> Option<String>,
     stop: &(Mutex<bool>, Condvar),
     stalls: &AtomicU64,
 ) {

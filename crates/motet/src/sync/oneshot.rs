@@ -175,6 +175,9 @@ impl<T> Future for Receiver<T> {
     type Output = Result<T, RecvError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if crate::coop::poll_proceed(cx).is_pending() {
+            return Poll::Pending;
+        }
         let mut st = self.inner.lock();
         if let Some(v) = st.value.take() {
             return Poll::Ready(Ok(v));

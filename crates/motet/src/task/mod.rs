@@ -181,8 +181,8 @@ impl MetaRef {
     }
 }
 
-fn schedule(runnable: Runnable, _info: async_task::ScheduleInfo) {
-    Scheduler::schedule(runnable);
+fn schedule(runnable: Runnable, info: async_task::ScheduleInfo) {
+    Scheduler::schedule(runnable, info);
 }
 
 /// Spawns `future` on `sched` as a `Send` task.
@@ -192,6 +192,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    let sched = sched.spawn_target();
     let meta = TaskMeta::new(sched.clone(), Location::caller());
     let id = meta.id;
     let (runnable, task) = async_task::Builder::new().metadata(meta).spawn(
@@ -326,7 +327,9 @@ where
     R: Send + 'static,
 {
     let sched = context::scheduler_or_panic();
-    sched.blocking().spawn(&sched, f, Location::caller())
+    sched
+        .blocking()
+        .spawn(&sched.spawn_target(), f, Location::caller())
 }
 
 /// Yields to the scheduler: the task goes to the back of its run queue, so

@@ -1,0 +1,508 @@
+//! The work-stealing flavor: n workers, tasks migrate (Go's and tokio's shape).
+//!
+//! # Glossary
+//!
+//! - **worker**: one OS thread (`motet-worker-<i>`) running tasks.
+//! - **local queue**: a worker's FIFO of runnable tasks (crossbeam-deque's
+//!   `Worker`); other workers steal half of it at a time through its
+//!   `Stealer`.
+//! - **LIFO slot**: one task a worker runs next, ahead of its queue: the task
+//!   woken by the task that just ran. Message passing between two tasks then
+//!   stays on one core, hot in cache, with no other worker woken. Not
+//!   stealable.
+//! - **injector**: the global queue, for tasks spawned or woken from outside
+//!   the workers.
+//! - **searching**: a worker with nothing local, looking for work to steal.
+//! - **parked**: a worker asleep, on its condvar or inside the shared driver
+//!   (see [`Parker`]); [`Idle`] decides whom to wake.
+//!
+//! # The worker loop
+//!
+//! ```text
+//! loop {
+//!     every 61 ticks: poll the driver without blocking (I/O and timers)
+//!     every 31 ticks: take one task from the injector first (fairness)
+//!     next task: LIFO slot (at most 3 times in a row), local queue, injector
+//!     none: search (steal from the injector and other workers), if allowed
+//!     none: park (in the driver if its lock is free, else on the condvar)
+//! }
+//! ```
+//!
+//! # Where wake-ups go, and why
+//!
+//! Measured here: waking a parked thread on the other core costs about 20 µs
+//! before it runs, a hop through a queue well under 1 µs. tokio's
+//! multi-thread runtime loses to its own current_thread runtime on
+//! message-passing workloads on this VM because of such wake-ups. So:
+//!
+//! - a task woken by a running task goes to the LIFO slot and wakes nobody;
+//! - a task pushed onto a stealable queue (a spawn, a LIFO task displaced, a
+//!   yield) wakes one parked worker, as a searcher, only if no worker is
+//!   searching already (the searcher will find it);
+//! - a searcher that finds work and was the last searcher wakes one more;
+//! - at most half the workers search at once (no thundering herd).
+//!
+//! The LIFO slot has a guard: after [`MAX_LIFO_POLLS`] consecutive LIFO
+//! runs, the LIFO task goes to the back of the queue, so two tasks
+//! ping-ponging through the slot cannot starve the rest of the queue.
+//!
+//! # Budget
+//!
+//! Each task poll runs with a cooperative budget (`coop.rs`, 128 resource
+//! operations), so a task that always finds its resources ready yields.
+//!
+//! # Shutdown
+//!
+//! Dropping the runtime sets the shutdown flag and unparks every worker;
+//! each finishes the poll it is in, leaves its loop, and drops its queues
+//! (which cancels the tasks in them). The dropping thread joins them all,
+//! then closes the registry, wakes every task still registered (they land in
+//! the injector, since no worker is left) and drops them, until nothing is
+//! queued. Then the watchdog, the blocking pool and the driver stop. Every
+//! `JoinHandle` of an unfinished task reports cancellation; no thread is
+//! left behind.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+
+use crossbeam_deque::{Injector, Steal, Stealer, Worker as Queue};
+
+use super::event_loop::Parts;
+use super::idle::Idle;
+use super::parker::{DriverSlot, Parker};
+use super::registry::Registry;
+use super::stall::{PollScope, Probe};
+use super::{context, RuntimeStats, Scheduler, WorkerStats};
+use crate::blocking::BlockingPool;
+use crate::driver::Driver;
+use crate::task::Runnable;
+
+/// Consecutive runs from the LIFO slot before it yields to the queue.
+const MAX_LIFO_POLLS: u32 = 3;
+/// Ticks between two looks at the injector ahead of the local queue.
+const INJECTOR_INTERVAL: u32 = 31;
+
+/// State shared by every worker and every handle.
+pub(crate) struct Shared {
+    driver: Arc<Driver>,
+    injector: Injector<Runnable>,
+    stealers: Box<[Stealer<Runnable>]>,
+    parkers: Box<[Parker]>,
+    idle: Idle,
+    registry: Arc<Registry>,
+    blocking: BlockingPool,
+    stalls: Arc<AtomicU64>,
+    shutdown: AtomicBool,
+    counters: Box<[Counters]>,
+    remote_schedules: AtomicU64,
+    event_interval: u32,
+}
+
+/// One worker's counters (written only by that worker).
+#[derive(Default)]
+struct Counters {
+    polls: AtomicU64,
+    steals: AtomicU64,
+    parks: AtomicU64,
+}
+
+impl Counters {
+    fn bump(counter: &AtomicU64) {
+        // Single writer: a plain load and store, no read-modify-write.
+        counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+}
+
+/// A worker's own state, reached through the thread's context.
+pub(crate) struct Core {
+    shared: Arc<Shared>,
+    index: usize,
+    queue: Queue<Runnable>,
+    lifo: Cell<Option<Runnable>>,
+    lifo_polls: Cell<u32>,
+    searching: Cell<bool>,
+    probe: Option<Arc<Probe>>,
+    tick: Cell<u32>,
+    rng: Cell<u64>,
+}
+
+impl DriverSlot for Driver {
+    fn try_park(&self, before_block: &mut dyn FnMut() -> bool) -> bool {
+        match self.try_lock() {
+            Some(guard) => {
+                if before_block() {
+                    guard.park(None);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn unpark(&self) {
+        Driver::unpark(self);
+    }
+}
+
+/// Starts the workers. Returns the shared state and their join handles.
+pub(crate) fn start(
+    workers: usize,
+    parts: Parts,
+    probes: &[Option<Arc<Probe>>],
+) -> std::io::Result<(Arc<Shared>, Vec<thread::JoinHandle<()>>)> {
+    let queues: Vec<Queue<Runnable>> = (0..workers).map(|_| Queue::new_fifo()).collect();
+    let shared = Arc::new(Shared {
+        driver: parts.driver,
+        injector: Injector::new(),
+        stealers: queues.iter().map(|q| q.stealer()).collect(),
+        parkers: (0..workers).map(|_| Parker::default()).collect(),
+        idle: Idle::new(workers),
+        registry: parts.registry,
+        blocking: parts.blocking,
+        stalls: parts.stalls,
+        shutdown: AtomicBool::new(false),
+        counters: (0..workers).map(|_| Counters::default()).collect(),
+        remote_schedules: AtomicU64::new(0),
+        event_interval: parts.event_interval,
+    });
+    let mut threads = Vec::with_capacity(workers);
+    for (index, queue) in queues.into_iter().enumerate() {
+        let shared2 = shared.clone();
+        let probe = probes.get(index).cloned().flatten();
+        let spawned = thread::Builder::new()
+            .name(format!("motet-worker-{index}"))
+            .spawn(move || {
+                let core = Rc::new(Core {
+                    shared: shared2,
+                    index,
+                    queue,
+                    lifo: Cell::new(None),
+                    lifo_polls: Cell::new(0),
+                    searching: Cell::new(false),
+                    probe,
+                    tick: Cell::new(0),
+                    rng: Cell::new(
+                        0x9E37_79B9_7F4A_7C15
+                            ^ (index as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
+                    ),
+                });
+                core.run();
+            });
+        match spawned {
+            Ok(t) => threads.push(t),
+            Err(e) => {
+                // Stop the ones already started before reporting.
+                stop_workers(&shared, threads);
+                return Err(e);
+            }
+        }
+    }
+    Ok((shared, threads))
+}
+
+/// Queues a task of a work-stealing runtime (see the module docs for where).
+pub(crate) fn schedule(runnable: Runnable, yielded: bool) {
+    let back = context::with_worker(move |core| match core {
+        Some(core) if core.owns(&runnable) => {
+            core.schedule_local(runnable, yielded);
+            None
+        }
+        _ => Some(runnable),
+    });
+    if let Some(runnable) = back {
+        let Scheduler::WorkStealing(shared) = &runnable.metadata().sched else {
+            unreachable!("a work-stealing task names its scheduler")
+        };
+        let shared = shared.clone();
+        shared.schedule_remote(runnable);
+    }
+}
+
+impl Shared {
+    pub(crate) fn driver(&self) -> &Arc<Driver> {
+        &self.driver
+    }
+
+    pub(crate) fn blocking(&self) -> &BlockingPool {
+        &self.blocking
+    }
+
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Registers a new task and queues it (never in a LIFO slot: a spawn is
+    /// work for anyone).
+    pub(crate) fn admit(&self, runnable: Runnable, name: Option<&str>) {
+        match self.registry.admit(runnable, name) {
+            Ok(runnable) => schedule(runnable, true),
+            Err(runnable) => drop(runnable), // shut down: cancelled
+        }
+    }
+
+    fn schedule_remote(&self, runnable: Runnable) {
+        self.injector.push(runnable);
+        self.remote_schedules.fetch_add(1, Ordering::Relaxed);
+        self.notify_parked();
+    }
+
+    /// Wakes one parked worker if work was pushed and nobody is searching.
+    fn notify_parked(&self) {
+        if let Some(index) = self.idle.worker_to_notify() {
+            self.parkers[index].unpark(Some(&*self.driver));
+        }
+    }
+
+    /// Any task visible to a parking worker's re-check.
+    fn has_visible_work(&self) -> bool {
+        !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
+    }
+
+    pub(crate) fn stats(&self) -> RuntimeStats {
+        let (spawned, alive) = self.registry.counts();
+        let (blocking_threads, blocking_idle) = self.blocking.counts();
+        let per_worker: Vec<WorkerStats> = self
+            .counters
+            .iter()
+            .map(|c| WorkerStats {
+                polls: c.polls.load(Ordering::Relaxed),
+                steals: c.steals.load(Ordering::Relaxed),
+                parks: c.parks.load(Ordering::Relaxed),
+            })
+            .collect();
+        RuntimeStats {
+            workers: self.counters.len(),
+            tasks_spawned: spawned,
+            tasks_alive: alive,
+            polls: per_worker.iter().map(|w| w.polls).sum(),
+            stalls: self.stalls.load(Ordering::Relaxed),
+            parks: per_worker.iter().map(|w| w.parks).sum(),
+            steals: per_worker.iter().map(|w| w.steals).sum(),
+            remote_schedules: self.remote_schedules.load(Ordering::Relaxed),
+            timers_pending: self.driver.timers_pending(),
+            blocking_threads,
+            blocking_idle,
+            per_worker,
+        }
+    }
+}
+
+impl Core {
+    fn owns(&self, runnable: &Runnable) -> bool {
+        matches!(&runnable.metadata().sched, Scheduler::WorkStealing(s) if Arc::ptr_eq(s, &self.shared))
+    }
+
+    /// The worker's index (0-based).
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    fn schedule_local(&self, runnable: Runnable, yielded: bool) {
+        if yielded {
+            self.queue.push(runnable);
+            self.shared.notify_parked();
+            return;
+        }
+        if let Some(prev) = self.lifo.replace(Some(runnable)) {
+            self.queue.push(prev);
+            self.shared.notify_parked();
+        }
+    }
+
+    fn run(self: &Rc<Self>) {
+        let _drive = context::drive_worker(self.clone());
+        while !self.shared.shutdown.load(Ordering::Acquire) {
+            let tick = self.tick.get().wrapping_add(1);
+            self.tick.set(tick);
+            if tick % self.shared.event_interval == 0 {
+                // Busy: give I/O and timers a turn if nobody sleeps in the driver.
+                self.shared.driver.try_park_now();
+            }
+            if let Some(task) = self.next_task(tick).or_else(|| self.search()) {
+                self.run_task(task);
+                continue;
+            }
+            self.park();
+        }
+        // Leaving: queued tasks are dropped with the queue (cancelled), on
+        // this thread, before the runtime drains the rest.
+        drop(self.lifo.take());
+        while let Some(task) = self.queue.pop() {
+            drop(task);
+        }
+    }
+
+    fn next_task(&self, tick: u32) -> Option<Runnable> {
+        if tick % INJECTOR_INTERVAL == 0 {
+            if let Some(task) = steal_one(&self.shared.injector) {
+                return Some(task);
+            }
+        }
+        if let Some(task) = self.lifo.take() {
+            if self.lifo_polls.get() < MAX_LIFO_POLLS {
+                self.lifo_polls.set(self.lifo_polls.get() + 1);
+                return Some(task);
+            }
+            // The guard: let the queue run before this task again.
+            self.queue.push(task);
+            self.shared.notify_parked();
+        }
+        self.lifo_polls.set(0);
+        self.queue
+            .pop()
+            .or_else(|| steal_batch(&self.shared.injector, &self.queue))
+    }
+
+    /// Steals from the injector and the other workers, if allowed to search.
+    fn search(&self) -> Option<Runnable> {
+        if !self.searching.get() {
+            if !self.shared.idle.start_searching() {
+                return None;
+            }
+            self.searching.set(true);
+        }
+        let n = self.shared.stealers.len();
+        let start = self.next_random() as usize % n;
+        for i in 0..n {
+            let victim = (start + i) % n;
+            if victim == self.index {
+                continue;
+            }
+            loop {
+                match self.shared.stealers[victim].steal_batch_and_pop(&self.queue) {
+                    Steal::Success(task) => {
+                        Counters::bump(&self.shared.counters[self.index].steals);
+                        return Some(task);
+                    }
+                    Steal::Empty => break,
+                    Steal::Retry => {}
+                }
+            }
+        }
+        steal_batch(&self.shared.injector, &self.queue)
+    }
+
+    fn run_task(&self, task: Runnable) {
+        if self.searching.replace(false) && self.shared.idle.stop_searching() {
+            // The last searcher found work: more may follow; hand over.
+            self.shared.notify_parked();
+        }
+        Counters::bump(&self.shared.counters[self.index].polls);
+        let meta = task.metadata();
+        let _scope = PollScope::begin(self.probe.as_deref(), meta.id, meta.location);
+        crate::coop::with_budget(|| task.run());
+    }
+
+    fn park(&self) {
+        let shared = &self.shared;
+        Counters::bump(&shared.counters[self.index].parks);
+        let was_searching = self.searching.replace(false);
+        shared.idle.park(self.index, was_searching);
+        // The re-check that makes the notify fast path safe (see Idle).
+        if shared.has_visible_work() && shared.idle.unpark_self(self.index) {
+            return;
+        }
+        loop {
+            shared.parkers[self.index].park(Some(&*shared.driver));
+            if shared.shutdown.load(Ordering::Acquire) {
+                return;
+            }
+            if !shared.idle.is_parked(self.index) {
+                // A notifier woke us as a searcher.
+                self.searching.set(true);
+                return;
+            }
+            // Woken by I/O or a timer while parked in the driver (or
+            // spuriously): tasks it woke are in our queues.
+            let has_local = !self.queue.is_empty() || self.has_lifo();
+            if has_local || shared.has_visible_work() {
+                if !shared.idle.unpark_self(self.index) {
+                    self.searching.set(true);
+                }
+                return;
+            }
+        }
+    }
+
+    fn has_lifo(&self) -> bool {
+        let task = self.lifo.take();
+        let has = task.is_some();
+        self.lifo.set(task);
+        has
+    }
+
+    fn next_random(&self) -> u64 {
+        // xorshift64: victim choice only needs to spread, not to be strong.
+        let mut x = self.rng.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng.set(x);
+        x
+    }
+}
+
+fn steal_one(injector: &Injector<Runnable>) -> Option<Runnable> {
+    loop {
+        match injector.steal() {
+            Steal::Success(t) => return Some(t),
+            Steal::Empty => return None,
+            Steal::Retry => {}
+        }
+    }
+}
+
+fn steal_batch(injector: &Injector<Runnable>, dest: &Queue<Runnable>) -> Option<Runnable> {
+    loop {
+        match injector.steal_batch_and_pop(dest) {
+            Steal::Success(t) => return Some(t),
+            Steal::Empty => return None,
+            Steal::Retry => {}
+        }
+    }
+}
+
+/// Runs `future` on the calling thread (which parks while it waits), with
+/// the runtime as the current context so that it can spawn.
+#[track_caller]
+pub(crate) fn block_on<F: std::future::Future>(shared: &Arc<Shared>, future: F) -> F::Output {
+    assert!(
+        !context::is_driving(),
+        "cannot start a motet runtime from inside another one on the same thread: \
+         `.await` the future instead, or run the blocking part with `motet::task::spawn_blocking`"
+    );
+    let _enter = context::enter(Scheduler::WorkStealing(shared.clone()));
+    crate::wait::park_on(future)
+}
+
+fn stop_workers(shared: &Shared, threads: Vec<thread::JoinHandle<()>>) {
+    shared.shutdown.store(true, Ordering::SeqCst);
+    for p in shared.parkers.iter() {
+        p.unpark(Some(&*shared.driver));
+    }
+    for t in threads {
+        let _ = t.join();
+    }
+}
+
+/// Joins the workers, then cancels every task left (see the module docs).
+/// The runtime then shuts the blocking pool and the driver.
+pub(crate) fn shutdown(shared: &Arc<Shared>, threads: Vec<thread::JoinHandle<()>>) {
+    stop_workers(shared, threads);
+    {
+        let _enter = context::enter(Scheduler::WorkStealing(shared.clone()));
+        for w in shared.registry.close() {
+            w.wake(); // lands in the injector: no worker is left
+        }
+        while let Some(task) = steal_one(&shared.injector) {
+            drop(task);
+        }
+    }
+}
