@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::child;
 use crate::models::ModelInfo;
+use crate::served;
 use crate::workloads::{Sample, WorkloadInfo};
 
 /// What a model did on a workload over its repeats.
@@ -68,13 +69,14 @@ pub fn measure(
     n: u64,
     repeat: usize,
     timeout: Duration,
+    options: &served::Options,
     mut after_each: impl FnMut(),
 ) -> Summary {
     let expected = (workload.expected)(n);
     let mut samples = Vec::new();
     let mut errors = Vec::new();
     for r in 1..=repeat {
-        match child::run(model, workload, n, timeout) {
+        match child::run(model, workload, n, timeout, options) {
             Ok(sample) => {
                 if sample.result != expected {
                     errors.push(format!(
@@ -104,10 +106,15 @@ fn fold(
     let runs_ms: Vec<f64> = samples.iter().map(|s| s.elapsed_ns as f64 / 1e6).collect();
     let ms = median(runs_ms.clone());
     let first = samples.first();
-    let ns_per_op = match (ms, first) {
-        (Some(ms), Some(s)) if s.ops > 0 => Some(ms * 1e6 / s.ops as f64),
-        _ => None,
-    };
+    // Each repeat's own ns/op, then their median: a served workload's op
+    // count differs from repeat to repeat.
+    let ns_per_op = median(
+        samples
+            .iter()
+            .filter(|s| s.ops > 0)
+            .map(|s| s.elapsed_ns as f64 / s.ops as f64)
+            .collect(),
+    );
     Summary {
         workload: workload.id,
         model: model.id,

@@ -4,19 +4,22 @@
 //! lab down with it.
 //!
 //! The parent runs `current_exe() __child WORKLOAD MODEL N` with stdin closed
-//! and both outputs piped. The child runs the workload once and prints one
+//! and both outputs piped. (Served workloads keep stdin open as their stop
+//! signal and print a ready line first: see `served.rs`.) The child runs the workload once and prints one
 //! JSON line, a [`Sample`], on stdout; anything else it prints is ignored.
 //! The parent reads the last line that parses, and on failure reports the exit
 //! status or signal and the last line of stderr. A child still running past
 //! the timeout is killed.
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::TcpListener as StdListener;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::models::ModelInfo;
+use crate::models::{ModelInfo, Runs, StopSignal};
+use crate::served;
 use crate::workloads::{Sample, WorkloadInfo};
 
 /// The hidden subcommand a child runs.
@@ -28,7 +31,15 @@ pub const SUBCOMMAND: &str = "__child";
 pub const FAULT_ENV: &str = "MOTET_LAB_FAULT";
 
 /// Child side: runs the workload once in this process and prints its sample.
-pub fn serve(model: &ModelInfo, workload: &WorkloadInfo, n: u64) -> io::Result<()> {
+///
+/// A served workload listens on 127.0.0.1:`port` (0: a free one) instead;
+/// a port in use is an `AddrInUse` error whose message names it.
+pub fn serve(
+    model: &ModelInfo,
+    workload: &WorkloadInfo,
+    n: u64,
+    port: Option<u16>,
+) -> io::Result<()> {
     summarize_panics();
     match std::env::var(FAULT_ENV).as_deref() {
         Ok("abort") => std::process::abort(),
@@ -38,7 +49,36 @@ pub fn serve(model: &ModelInfo, workload: &WorkloadInfo, n: u64) -> io::Result<(
         Ok("panic") => panic!("{FAULT_ENV}=panic"),
         _ => {}
     }
-    let sample = (model.run)(workload.workload, n)?;
+    let Runs::Lab { run, serve } = model.runs else {
+        return Err(io::Error::other(format!(
+            "{} is an outside program, not run in a lab child",
+            model.id
+        )));
+    };
+    let sample = if workload.served {
+        let port = port.unwrap_or(0);
+        let listener = StdListener::bind(("127.0.0.1", port)).map_err(|e| {
+            let why = if e.kind() == io::ErrorKind::AddrInUse {
+                format!("port {port} on 127.0.0.1 is already in use")
+            } else {
+                format!("cannot listen on 127.0.0.1:{port}: {e}")
+            };
+            io::Error::new(e.kind(), why)
+        })?;
+        let mut stdout = io::stdout().lock();
+        writeln!(stdout, "{}{}", served::READY, listener.local_addr()?.port())?;
+        stdout.flush()?;
+        drop(stdout);
+        // The parent closes our stdin when it has loaded us enough.
+        let stop = StopSignal::new(|| {
+            let mut sink = [0u8; 256];
+            let mut stdin = io::stdin();
+            while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
+        });
+        serve(workload.workload, listener, stop)?
+    } else {
+        run(workload.workload, n)?
+    };
     let line = serde_json::to_string(&sample).map_err(io::Error::other)?;
     println!("{line}");
     Ok(())
@@ -67,13 +107,19 @@ fn summarize_panics() {
     }));
 }
 
-/// Parent side: runs one child and reads back its sample, or says why not.
+/// Parent side: runs one child (or, for a served workload, a server and a
+/// load) and reads back its sample, or says why not.
 pub fn run(
     model: &ModelInfo,
     workload: &WorkloadInfo,
     n: u64,
     timeout: Duration,
+    options: &served::Options,
 ) -> Result<Sample, String> {
+    if workload.served {
+        return served::run(model, workload, n, timeout, options);
+    }
+    model.available()?;
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the lab binary: {e}"))?;
     let mut child = Command::new(exe)
         .args([SUBCOMMAND, workload.id, model.id, &n.to_string()])
@@ -137,7 +183,7 @@ fn last_line<T>(from: impl Read, keep: impl Fn(&str) -> Option<T>) -> Option<T> 
 }
 
 /// "exit status 101" or "killed by signal 11 (SIGSEGV)".
-fn describe(status: ExitStatus) -> String {
+pub fn describe(status: ExitStatus) -> String {
     if let Some(code) = status.code() {
         return format!("exit status {code}");
     }

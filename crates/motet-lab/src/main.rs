@@ -7,10 +7,12 @@
 
 mod bench;
 mod child;
+mod load;
 mod mem;
 mod models;
 mod peers;
 mod report;
+mod served;
 mod tour;
 mod workloads;
 
@@ -48,6 +50,9 @@ enum Cmd {
         model: String,
         #[arg(value_parser = clap::value_parser!(u64).range(1..))]
         n: u64,
+        /// Served workloads: the port to listen on (default: a free one)
+        #[arg(long)]
+        port: Option<u16>,
     },
 }
 
@@ -68,6 +73,12 @@ struct BenchArgs {
     /// One JSON object per line per model instead of a table
     #[arg(long)]
     json: bool,
+    /// Served workloads (http-hello): the load generator
+    #[arg(long, value_enum, default_value_t = load::LoaderChoice::Auto)]
+    loader: load::LoaderChoice,
+    /// Served workloads (http-hello): serve on this port of 127.0.0.1 (default: a free one)
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    port: Option<u16>,
 }
 
 #[derive(Args)]
@@ -115,13 +126,28 @@ fn main() -> ExitCode {
         }
         Cmd::Bench(args) => bench(args),
         Cmd::Tour(args) => {
-            tour::run(&tour::everything(), args.runs.repeat, args.runs.timeout());
+            let options = served::Options::default();
+            tour::run(
+                &tour::everything(),
+                args.runs.repeat,
+                args.runs.timeout(),
+                &options,
+            );
             ExitCode::SUCCESS
         }
-        Cmd::Child { workload, model, n } => {
+        Cmd::Child {
+            workload,
+            model,
+            n,
+            port,
+        } => {
             let (workload, model) = (known_workload(&workload), known_model(&model));
-            match child::serve(model, workload, n) {
+            match child::serve(model, workload, n, port) {
                 Ok(()) => ExitCode::SUCCESS,
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
                 Err(e) => {
                     eprintln!("error: {} on {} failed: {e}", workload.id, model.id);
                     ExitCode::FAILURE
@@ -131,7 +157,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// `bench`: exit 2 on a size the workload refuses, else runs and reports.
+/// `bench`: exit 2 on a size the workload refuses, a model that does not
+/// run it, or a `--port` that cannot be used; else runs and reports.
 fn bench(args: BenchArgs) -> ExitCode {
     let workload = known_workload(&args.workload);
     let n = args.n.unwrap_or(workload.default_n);
@@ -139,11 +166,42 @@ fn bench(args: BenchArgs) -> ExitCode {
         eprintln!("error: {why}");
         return ExitCode::from(2);
     }
-    let models = args.models.iter().map(|id| known_model(id)).collect();
+    let models: Vec<_> = args.models.iter().map(|id| known_model(id)).collect();
+    if let Some(model) = models.iter().find(|m| !m.runs(workload)) {
+        eprintln!(
+            "error: {} runs only the served workloads (http-hello), not {}",
+            model.id, workload.id
+        );
+        return ExitCode::from(2);
+    }
+    if let Some(port) = args.port {
+        if !workload.served {
+            eprintln!(
+                "error: --port is for served workloads (http-hello), not {}",
+                workload.id
+            );
+            return ExitCode::from(2);
+        }
+        // Fail early and clearly; the server reports it too, should the
+        // port be taken between this probe and its bind.
+        if let Err(e) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                eprintln!("error: port {port} on 127.0.0.1 is already in use");
+            } else {
+                eprintln!("error: cannot listen on 127.0.0.1:{port}: {e}");
+            }
+            return ExitCode::from(2);
+        }
+    }
+    let options = served::Options {
+        loader: args.loader,
+        port: args.port,
+    };
     let plan = tour::Plan {
         workload,
         n,
         models,
+        notes: Vec::new(),
     };
     if args.json {
         for &model in &plan.models {
@@ -153,6 +211,7 @@ fn bench(args: BenchArgs) -> ExitCode {
                 n,
                 args.runs.repeat,
                 args.runs.timeout(),
+                &options,
                 || {},
             );
             println!(
@@ -161,7 +220,7 @@ fn bench(args: BenchArgs) -> ExitCode {
             );
         }
     } else {
-        tour::run(&[plan], args.runs.repeat, args.runs.timeout());
+        tour::run(&[plan], args.runs.repeat, args.runs.timeout(), &options);
     }
     ExitCode::SUCCESS
 }

@@ -24,6 +24,14 @@ pub fn print(workload: &WorkloadInfo, rows: &[Summary]) {
         let why = row.error.as_deref().unwrap_or("unknown");
         println!("  {} failed: {why}", row.model);
     }
+    for row in rows {
+        if let Some(config) = row.extra.get("config").and_then(|c| c.as_str()) {
+            println!("  {} ran with this configuration:", row.model);
+            for line in config.lines() {
+                println!("    {line}");
+            }
+        }
+    }
     if let Some(peers) = reference(workload.id) {
         println!("Reference figures ({}):", peers::PROVENANCE);
         println!("{peers}");
@@ -32,10 +40,12 @@ pub fn print(workload: &WorkloadInfo, rows: &[Summary]) {
 
 /// The comparison table: one row per model.
 pub fn comparison(workload: &WorkloadInfo, rows: &[Summary]) -> Table {
+    // Compared per op: the same as by ms where every model does the same ops,
+    // and the right thing where the op count is the figure (req/s).
     let baseline = rows
         .iter()
         .find(|r| r.model == models::BASELINE && r.ok)
-        .and_then(|r| r.ms);
+        .and_then(|r| r.ns_per_op);
     let mut header = vec![
         "model",
         "memory",
@@ -63,15 +73,15 @@ pub fn comparison(workload: &WorkloadInfo, rows: &[Summary]) -> Table {
             figure(row.ms, 1),
             figure(row.ns_per_op, 1),
         ];
-        cells.extend(
-            workload
-                .columns
-                .iter()
-                .map(|c| figure(row.number(c.field).map(|v| v / c.divisor), c.decimals)),
-        );
+        cells.extend(workload.columns.iter().map(|c| {
+            match row.extra.get(c.field).and_then(|v| v.as_str()) {
+                Some(text) => text.to_string(),
+                None => figure(row.number(c.field).map(|v| v / c.divisor), c.decimals),
+            }
+        }));
         cells.push(if row.ok { "yes" } else { "NO" }.into());
-        cells.push(match (row.ms, baseline) {
-            (Some(ms), Some(base)) if base > 0.0 => format!("{:.2}x", ms / base),
+        cells.push(match (row.ns_per_op, baseline) {
+            (Some(ns), Some(base)) if base > 0.0 => format!("{:.2}x", ns / base),
             _ => "-".into(),
         });
         table.add_row(cells);
@@ -147,7 +157,17 @@ fn thousands(value: f64, decimals: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::thousands;
+    use super::{reference, thousands};
+
+    #[test]
+    fn http_hello_shows_its_peer_figures() {
+        let table = reference("http-hello")
+            .expect("http-hello has peer figures")
+            .to_string();
+        for cell in ["81,800", "76,700", "hyper 127,000", "148,000", "nginx 1.22"] {
+            assert!(table.contains(cell), "{cell} not in:\n{table}");
+        }
+    }
 
     #[test]
     fn groups_thousands() {

@@ -3,7 +3,9 @@
 
 use std::future::Future;
 use std::io;
+use std::net::TcpListener as StdListener;
 
+use motet::net::{TcpListener, TcpStream};
 use motet::runtime::Runtime;
 use motet::sync::oneshot;
 use motet::task::{JoinError, JoinHandle};
@@ -21,6 +23,8 @@ impl AsyncModel for AsyncLoop {
     type RecvError = oneshot::RecvError;
     type Sender<T: Send + 'static> = oneshot::Sender<T>;
     type Receiver<T: Send + 'static> = oneshot::Receiver<T>;
+    type Listener = TcpListener;
+    type Stream = TcpStream;
 
     fn start() -> io::Result<Self> {
         let rt = Runtime::builder().event_loop().build()?;
@@ -49,5 +53,29 @@ impl AsyncModel for AsyncLoop {
 
     fn send<T: Send + 'static>(tx: oneshot::Sender<T>, value: T) -> Result<(), T> {
         tx.send(value)
+    }
+
+    fn listener(listener: StdListener) -> io::Result<TcpListener> {
+        TcpListener::from_std(listener)
+    }
+
+    async fn accept(listener: &TcpListener) -> io::Result<TcpStream> {
+        let (stream, _peer) = listener.accept().await?;
+        stream.set_nodelay(true)?;
+        Ok(stream)
+    }
+
+    fn read<'a>(
+        stream: &'a mut TcpStream,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
+        stream.read(buf)
+    }
+
+    fn write_all<'a>(
+        stream: &'a mut TcpStream,
+        buf: &'a [u8],
+    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
+        stream.write_all(buf)
     }
 }

@@ -11,12 +11,18 @@
 //! single-threaded model may ignore that. Errors are the runtime's own types
 //! (only `Debug` is asked of them), so handles and receivers are awaited as
 //! they are, with no wrapper future around them.
+//!
+//! The served workloads (http-hello) also need the runtime's TCP sockets:
+//! adopt a listening std socket, accept, read, write. Those futures are
+//! `Send` for the same reason `spawn` asks for it.
 
 use std::fmt::Debug;
 use std::future::Future;
 use std::io;
+use std::net::TcpListener as StdListener;
 
-use crate::workloads::{skynet, spawn_idle, Sample, Workload};
+use super::StopSignal;
+use crate::workloads::{http_hello, skynet, spawn_idle, Sample, Workload};
 
 /// A runtime that runs async units, as the workloads see it.
 pub trait AsyncModel: Sized + 'static {
@@ -30,6 +36,10 @@ pub trait AsyncModel: Sized + 'static {
     type Sender<T: Send + 'static>: Send + 'static;
     /// The receiving half of a one-shot channel.
     type Receiver<T: Send + 'static>: Future<Output = Result<T, Self::RecvError>> + Send + 'static;
+    /// A listening TCP socket of this runtime.
+    type Listener: 'static;
+    /// A connected TCP stream of this runtime.
+    type Stream: Send + 'static;
 
     /// Builds the runtime.
     fn start() -> io::Result<Self>;
@@ -46,6 +56,21 @@ pub trait AsyncModel: Sized + 'static {
     fn oneshot<T: Send + 'static>() -> (Self::Sender<T>, Self::Receiver<T>);
     /// Sends on a one-shot channel; gives the value back if the receiver is gone.
     fn send<T: Send + 'static>(tx: Self::Sender<T>, value: T) -> Result<(), T>;
+
+    /// Adopts a bound, listening std socket; called inside [`AsyncModel::block_on`].
+    fn listener(listener: StdListener) -> io::Result<Self::Listener>;
+    /// Waits for the next connection, and sets `TCP_NODELAY` on it.
+    fn accept(listener: &Self::Listener) -> impl Future<Output = io::Result<Self::Stream>> + '_;
+    /// Reads some bytes into `buf`; 0 at the end of the stream.
+    fn read<'a>(
+        stream: &'a mut Self::Stream,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a;
+    /// Writes all of `buf`.
+    fn write_all<'a>(
+        stream: &'a mut Self::Stream,
+        buf: &'a [u8],
+    ) -> impl Future<Output = io::Result<()>> + Send + 'a;
 }
 
 /// Runs one workload at size `n` on a fresh runtime of model `M`.
@@ -54,6 +79,29 @@ pub fn run<M: AsyncModel>(workload: Workload, n: u64) -> io::Result<Sample> {
     let mut sample = match workload {
         Workload::Skynet => rt.block_on(skynet::run::<M>(n))?,
         Workload::SpawnIdle => rt.block_on(spawn_idle::run::<M>(n))?,
+        Workload::HttpHello => {
+            return Err(io::Error::other(
+                "http-hello is served: run it with `serve`",
+            ))
+        }
+    };
+    sample.threads = rt.threads();
+    Ok(sample)
+}
+
+/// Serves one served workload on `listener` on a fresh runtime of model `M`
+/// until `stop` fires.
+pub fn serve<M: AsyncModel>(
+    workload: Workload,
+    listener: StdListener,
+    stop: StopSignal,
+) -> io::Result<Sample> {
+    let rt = M::start()?;
+    let mut sample = match workload {
+        Workload::HttpHello => rt.block_on(http_hello::serve::<M>(listener, stop))?,
+        Workload::Skynet | Workload::SpawnIdle => {
+            return Err(io::Error::other("only served workloads are served"))
+        }
     };
     sample.threads = rt.threads();
     Ok(sample)

@@ -4,21 +4,30 @@
 //! that runs one workload on it in the current process. Models of the async
 //! family implement [`async_unit::AsyncModel`] and register
 //! `async_unit::run::<TheirType>`; adding one is that impl plus one entry
-//! here. A new family (green threads, OS threads, processes) brings its own
-//! trait and runner module beside `async_unit`, and registers the same way.
+//! here: the one impl gives the model every workload, served ones
+//! (http-hello) included. A new family (green threads, OS threads,
+//! processes) brings its own trait and runner module beside `async_unit`,
+//! and registers the same way.
+//!
+//! An *external* model ([`Runs::External`], today nginx) is an outside
+//! server program that the parent starts for the served workloads only.
 
 pub mod async_loop;
 pub mod async_unit;
+pub mod nginx;
 pub mod tokio_local;
 
 use std::fmt;
 use std::io;
+use std::net::TcpListener as StdListener;
+use std::process::Child;
+use std::thread;
 
-use crate::workloads::{Sample, Workload};
+use serde_json::{Map, Value};
+
+use crate::workloads::{Sample, Workload, WorkloadInfo};
 
 /// Shared or separate memory between units.
-// `Separate` has no model yet: the process models will use it.
-#[allow(dead_code)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Memory {
     /// Units may share state (`Arc`, `Rc`).
@@ -80,27 +89,144 @@ const ASYNC_ONE_THREAD: Axes = Axes {
     switching: Switching::Explicit,
 };
 
+/// How a served workload learns, in the child, that the parent wants it
+/// to stop (in the lab: the parent closed the child's stdin).
+pub struct StopSignal {
+    wait: Box<dyn FnOnce() + Send>,
+}
+
+impl StopSignal {
+    /// A signal that fires when `wait`, which blocks, returns.
+    pub fn new(wait: impl FnOnce() + Send + 'static) -> StopSignal {
+        StopSignal {
+            wait: Box::new(wait),
+        }
+    }
+
+    /// Calls `then` once the signal fires, on a thread of its own.
+    pub fn then(self, then: impl FnOnce() + Send + 'static) {
+        let wait = self.wait;
+        thread::Builder::new()
+            .name("motet-lab-stop".into())
+            .spawn(move || {
+                wait();
+                then();
+            })
+            .expect("cannot start the stop-signal thread");
+    }
+}
+
+/// An outside server the parent started (see [`External`]).
+pub struct Started {
+    /// The server's process; the parent stops it with SIGTERM.
+    pub child: Child,
+    /// OS threads (or single-threaded worker processes) serving.
+    pub threads: usize,
+    /// Figures and facts to report (its exact configuration, for one).
+    pub extra: Map<String, Value>,
+    /// Cleans up once the server is stopped (its temporary directory).
+    pub cleanup: Box<dyn FnOnce() + Send>,
+}
+
+/// An outside server program, started by the parent for the served
+/// workloads only.
+pub struct External {
+    /// The program looked for on `PATH`.
+    pub program: &'static str,
+    /// Starts it serving http-hello on 127.0.0.1:port (the port is free).
+    pub start: fn(u16) -> Result<Started, String>,
+}
+
+/// Where and how a model runs.
+pub enum Runs {
+    /// In a child process of the lab binary: every workload.
+    Lab {
+        /// Runs one workload at size n in this process.
+        run: fn(Workload, u64) -> io::Result<Sample>,
+        /// Serves one served workload on a listening socket until the stop signal.
+        serve: fn(Workload, StdListener, StopSignal) -> io::Result<Sample>,
+    },
+    /// An outside program: served workloads only.
+    External(External),
+}
+
 /// One model of the registry.
 pub struct ModelInfo {
     /// Its id on the command line and in JSON.
     pub id: &'static str,
     /// Its place on the axes.
     pub axes: Axes,
-    /// Runs one workload at size n in this process.
-    pub run: fn(Workload, u64) -> io::Result<Sample>,
+    /// Where and how it runs.
+    pub runs: Runs,
 }
+
+impl ModelInfo {
+    /// Whether it can run `workload` at all.
+    pub fn runs(&self, workload: &WorkloadInfo) -> bool {
+        match self.runs {
+            Runs::Lab { .. } => true,
+            Runs::External(_) => workload.served,
+        }
+    }
+
+    /// `Err(why)` when what it needs is not on this machine.
+    pub fn available(&self) -> Result<(), String> {
+        match &self.runs {
+            Runs::Lab { .. } => Ok(()),
+            Runs::External(external) if on_path(external.program) => Ok(()),
+            Runs::External(external) => Err(format!("{} not installed", external.program)),
+        }
+    }
+}
+
+/// Whether an executable named `program` is on `PATH`.
+pub fn on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(path) = std::env::var_os("PATH") else {
+        return false;
+    };
+    std::env::split_paths(&path).any(|dir| {
+        std::fs::metadata(dir.join(program))
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
+}
+
+/// nginx: one master process and worker processes, each worker one event
+/// loop. Memory is `separate` (the workers are OS processes that share no
+/// address space), `parallel` (a worker per core), `explicit` switching
+/// (inside a worker every switch is a return to its epoll loop). This is the
+/// "one event loop per CPU" combination of DESIGN.md, with processes.
+const PROCESSES_OF_EVENT_LOOPS: Axes = Axes {
+    memory: Memory::Separate,
+    parallel: true,
+    switching: Switching::Explicit,
+};
 
 /// Every model, in the order of the tables.
 pub const MODELS: &[ModelInfo] = &[
     ModelInfo {
         id: "async-loop",
         axes: ASYNC_ONE_THREAD,
-        run: async_unit::run::<async_loop::AsyncLoop>,
+        runs: Runs::Lab {
+            run: async_unit::run::<async_loop::AsyncLoop>,
+            serve: async_unit::serve::<async_loop::AsyncLoop>,
+        },
     },
     ModelInfo {
         id: "tokio-local",
         axes: ASYNC_ONE_THREAD,
-        run: async_unit::run::<tokio_local::TokioLocal>,
+        runs: Runs::Lab {
+            run: async_unit::run::<tokio_local::TokioLocal>,
+            serve: async_unit::serve::<tokio_local::TokioLocal>,
+        },
+    },
+    ModelInfo {
+        id: "nginx",
+        axes: PROCESSES_OF_EVENT_LOOPS,
+        runs: Runs::External(External {
+            program: "nginx",
+            start: nginx::start,
+        }),
     },
 ];
 

@@ -4,7 +4,10 @@
 
 use std::future::Future;
 use std::io;
+use std::net::TcpListener as StdListener;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::{Builder, Runtime};
 use tokio::sync::oneshot;
 use tokio::task::{JoinError, JoinHandle};
@@ -23,6 +26,8 @@ impl AsyncModel for TokioLocal {
     type RecvError = oneshot::error::RecvError;
     type Sender<T: Send + 'static> = oneshot::Sender<T>;
     type Receiver<T: Send + 'static> = oneshot::Receiver<T>;
+    type Listener = TcpListener;
+    type Stream = TcpStream;
 
     fn start() -> io::Result<Self> {
         let rt = Builder::new_current_thread().enable_all().build()?;
@@ -51,5 +56,30 @@ impl AsyncModel for TokioLocal {
 
     fn send<T: Send + 'static>(tx: oneshot::Sender<T>, value: T) -> Result<(), T> {
         tx.send(value)
+    }
+
+    fn listener(listener: StdListener) -> io::Result<TcpListener> {
+        listener.set_nonblocking(true)?;
+        TcpListener::from_std(listener)
+    }
+
+    async fn accept(listener: &TcpListener) -> io::Result<TcpStream> {
+        let (stream, _peer) = listener.accept().await?;
+        stream.set_nodelay(true)?;
+        Ok(stream)
+    }
+
+    fn read<'a>(
+        stream: &'a mut TcpStream,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
+        stream.read(buf)
+    }
+
+    fn write_all<'a>(
+        stream: &'a mut TcpStream,
+        buf: &'a [u8],
+    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
+        stream.write_all(buf)
     }
 }

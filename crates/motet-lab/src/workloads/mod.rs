@@ -8,7 +8,12 @@
 //! To add a workload: add a variant to [`Workload`], write its module (an
 //! `INFO` constant and a `run` function generic over the model), list its
 //! `INFO` in [`WORKLOADS`], and add its match arm in `models::async_unit::run`.
+//!
+//! A *served* workload ([`WorkloadInfo::served`], today http-hello) is not
+//! timed inside the child: the child only serves, and the parent loads it
+//! from outside (see `served.rs`).
 
+pub mod http_hello;
 pub mod skynet;
 pub mod spawn_idle;
 
@@ -22,6 +27,8 @@ pub enum Workload {
     Skynet,
     /// Many units parked on their own one-shot channel: cost in memory and spawn time.
     SpawnIdle,
+    /// An HTTP/1.1 keep-alive server answering `GET /`, loaded from outside.
+    HttpHello,
 }
 
 /// A figure of a workload's own, shown as a column of the comparison table.
@@ -46,6 +53,11 @@ pub struct WorkloadInfo {
     pub about: &'static str,
     /// Its size when none is given.
     pub default_n: u64,
+    /// Its size in the tour (smaller where the default takes long).
+    pub tour_n: u64,
+    /// Served: the child serves and the parent measures it with a load
+    /// generator, instead of the child timing the workload itself.
+    pub served: bool,
     /// What one "op" of `ns_per_op` is.
     pub op: &'static str,
     /// Checks a size; the error says what is allowed.
@@ -57,7 +69,7 @@ pub struct WorkloadInfo {
 }
 
 /// Every workload, in the order of the tour.
-pub const WORKLOADS: &[WorkloadInfo] = &[skynet::INFO, spawn_idle::INFO];
+pub const WORKLOADS: &[WorkloadInfo] = &[skynet::INFO, spawn_idle::INFO, http_hello::INFO];
 
 /// The workload with this id.
 pub fn find(id: &str) -> Option<&'static WorkloadInfo> {

@@ -19,6 +19,8 @@ pub const INFO: WorkloadInfo = WorkloadInfo {
     id: "skynet",
     about: "10-ary tree of units down to n leaves; each inner unit sums its children",
     default_n: 1_000_000,
+    tour_n: 1_000_000,
+    served: false,
     op: "unit spawned and joined",
     check_n,
     expected: super::sum_below,

@@ -25,6 +25,8 @@ pub const INFO: WorkloadInfo = WorkloadInfo {
     id: "spawn-idle",
     about: "n units parked on their own one-shot channel: bytes and spawn time per unit",
     default_n: 100_000,
+    tour_n: 100_000,
+    served: false,
     op: "unit spawned, woken and joined",
     check_n: |_| Ok(()),
     expected: super::sum_below,
