@@ -97,6 +97,13 @@ pub(crate) struct TaskMeta {
     pub(crate) key: AtomicUsize,
     /// Set by `JoinHandle::abort`; the task ends at its next poll.
     pub(crate) aborted: AtomicBool,
+    /// The task must be polled (and dropped) only on the scheduler thread
+    /// that polled it first: a multi-threaded scheduler must not let
+    /// another worker steal it. Set for green threads (see `green`'s docs
+    /// on the thread-local hazard); the event loop has one thread and
+    /// ignores it.
+    #[allow(dead_code)] // read by the coming multi-threaded flavors
+    pub(crate) pinned: bool,
 }
 
 pin_project_lite::pin_project! {
@@ -192,10 +199,28 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let meta = TaskMeta::new(sched.clone(), Location::caller());
+    spawn_with(sched, name, false, Location::caller(), |_| future)
+}
+
+/// Spawns the future that `make` builds from the task's metadata (a green
+/// thread wants its task id), with the given `pinned` flag and location.
+pub(crate) fn spawn_with<F, M>(
+    sched: &Scheduler,
+    name: Option<&str>,
+    pinned: bool,
+    location: &'static Location<'static>,
+    make: M,
+) -> JoinHandle<F::Output>
+where
+    M: FnOnce(&TaskMeta) -> F,
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let mut meta = TaskMeta::new(sched.clone(), location);
+    meta.pinned = pinned;
     let id = meta.id;
     let (runnable, task) = async_task::Builder::new().metadata(meta).spawn(
-        |meta| TaskFuture::new(meta, future),
+        |meta| TaskFuture::new(meta, make(meta)),
         async_task::WithInfo(schedule),
     );
     sched.admit(runnable, name);
@@ -232,6 +257,7 @@ impl TaskMeta {
             sched,
             key: AtomicUsize::new(UNREGISTERED),
             aborted: AtomicBool::new(false),
+            pinned: false,
         }
     }
 
