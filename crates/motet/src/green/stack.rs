@@ -30,8 +30,10 @@
 //! with `madvise(MADV_GUARD_INSTALL)`, which marks the page table entries
 //! so that any touch faults *without* splitting the mapping: a whole chunk
 //! stays one memory map (one "VMA"), and the default `vm.max_map_count`
-//! of 65,530 is no limit on live green threads (measured: 100,000 live
-//! green threads in a few hundred chunks). On older kernels `madvise`
+//! of 65,530 is no limit on live green threads (measured on Linux 6.18:
+//! 1,000,000 live green threads on 16 KiB stacks added 5 memory maps to the
+//! process, since adjacent chunks merge; 4.4 KiB resident each, stack page
+//! and task included). On older kernels `madvise`
 //! answers `EINVAL` and the guard is made with `mprotect(PROT_NONE)`
 //! instead, which splits the mapping: two maps per slot, so about 32,000
 //! stacks under the default map limit. Running out is an `io::Error` to the
@@ -46,6 +48,15 @@
 //! no warm one is left. So a burst of a million green threads does not keep
 //! a million stacks' worth of pages resident after it ends, and a steady
 //! spawn/exit churn never makes a system call.
+//!
+//! Measured (release, `examples/green_numbers.rs`): spawn, run and join of
+//! one green thread on a warm pooled stack, about 250 ns (an async task:
+//! 150 ns). A burst of 100,000 at a time costs 6 to 16 µs each: first-touch
+//! page faults on fresh or cold slots, and a `MADV_DONTNEED` per exit past
+//! the warm bound. Known improvement, not done: trim a freed slot only
+//! below its top two pages (keeping what an idle green thread costs anyway,
+//! so reuse never faults), or trim whole chunks at once when all their
+//! slots are free.
 //!
 //! # Stack overflow
 //!
@@ -167,10 +178,16 @@ fn pool() -> std::sync::MutexGuard<'static, Pool> {
     POOL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Counters of the stack pool, process-wide.
+/// Counters of the stack pool, process-wide (see
+/// [`pool_stats`](super::pool_stats)).
+///
+/// ```
+/// let stats: motet::green::PoolStats = motet::green::pool_stats();
+/// assert!(stats.warm + stats.cold <= stats.chunks * 32 * 1024 * 1024 / 8192);
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PoolStats {
-    /// Chunks (memory maps of [`CHUNK_BYTES`]) reserved so far.
+    /// Chunks (mappings of 32 MiB of address space each) reserved so far.
     pub chunks: usize,
     /// Free slots whose pages are still resident.
     pub warm: usize,
