@@ -9,7 +9,7 @@
 //!
 //! | axis | how you choose it in motet |
 //! |---|---|
-//! | task switching (explicit / implicit) | the unit you spawn: an async task ([`task::spawn`]) switches only at `.await`; green threads and processes (coming) switch at any blocking call |
+//! | task switching (explicit / implicit) | the unit you spawn: an async task ([`task::spawn`]) switches only at `.await`; a green thread ([`green::spawn`]) switches at any blocking call; processes are coming |
 //! | parallelism (none / parallel) | the runtime flavor: [`runtime::Builder::event_loop`] is one thread; work-stealing and per-core flavors come next |
 //! | memory (shared / separate) | tasks may share `Arc` state; processes (coming) own their state and only move messages |
 //!
@@ -43,6 +43,8 @@
 //! - [`runtime`]: the flavors (`Runtime`, `Builder`, `Handle`), stats, the
 //!   stall detector.
 //! - [`task`]: spawning, `JoinHandle`, `yield_now`, `spawn_blocking`.
+//! - [`green`]: green threads (stackful coroutines, Go-style), which block
+//!   by suspending; they are tasks underneath.
 //! - [`wait()`]: waiting on any future from code that is not async.
 //! - [`time`]: `sleep`, `timeout`, `interval`.
 //! - [`net`]: TCP, UDP and Unix sockets with async I/O (`futures-io` traits).
@@ -58,6 +60,7 @@
 mod blocking;
 mod coop;
 pub(crate) mod driver;
+pub mod green;
 mod loom;
 pub mod net;
 pub mod runtime;

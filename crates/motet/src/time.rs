@@ -44,6 +44,35 @@ pub fn sleep(duration: Duration) -> Sleep {
     )
 }
 
+/// Sleeps for `duration` from blocking code: suspends a green thread
+/// (other green threads and tasks run meanwhile), parks an OS thread. It is
+/// `motet::wait(sleep(duration))`; the name follows
+/// [`blocking_recv`](crate::sync::oneshot::Receiver::blocking_recv): a
+/// `blocking_` form is the one for code that is not async.
+///
+/// # Panics
+///
+/// Outside a runtime context (an OS thread needs
+/// [`Handle::enter`](crate::runtime::Handle::enter)); from an async task on
+/// an event-loop thread (use `sleep(d).await` there).
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// # let rt = motet::runtime::Runtime::new().unwrap();
+/// # rt.block_on(async {
+/// let h = motet::green::spawn(|| {
+///     let start = Instant::now();
+///     motet::time::blocking_sleep(Duration::from_millis(5));
+///     start.elapsed()
+/// });
+/// assert!(h.await.unwrap() >= Duration::from_millis(5));
+/// # });
+/// ```
+#[track_caller]
+pub fn blocking_sleep(duration: Duration) {
+    crate::wait(sleep(duration))
+}
+
 /// Waits until `deadline`.
 ///
 /// ```

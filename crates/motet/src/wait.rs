@@ -9,7 +9,7 @@
 //! |---|---|
 //! | async task | `.await` |
 //! | plain OS thread (or a blocking-pool thread) | [`wait`] parks the thread; the waker unparks it |
-//! | green thread (coming next) | [`wait`] will suspend the coroutine; the waker makes it runnable |
+//! | green thread | [`wait`] suspends the coroutine (the task's poll returns `Pending`); the waker makes the task runnable, and its next poll resumes the coroutine |
 //! | a task or `block_on` future on an event-loop thread | [`wait`] **panics**: it would block every task on the loop |
 //!
 //! The last row is the "blocking the event loop" bug of every async system,
@@ -38,7 +38,7 @@ use std::thread::{self, Thread};
 use crate::runtime::context;
 
 /// Blocks the current (non-async) unit until `future` completes, and
-/// returns its output.
+/// returns its output: suspends a green thread, parks an OS thread.
 ///
 /// # Panics
 ///
@@ -47,6 +47,11 @@ use crate::runtime::context;
 /// work to [`spawn_blocking`](crate::task::spawn_blocking).
 #[track_caller]
 pub fn wait<F: IntoFuture>(future: F) -> F::Output {
+    // First: a green thread runs *on* an event-loop thread, and suspends
+    // instead of blocking it.
+    if crate::green::in_green_thread() {
+        return crate::green::suspend_on(future.into_future());
+    }
     if context::is_driving() {
         panic!(
             "motet::wait (or a blocking call such as JoinHandle::join) was called from an async task \

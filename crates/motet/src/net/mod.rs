@@ -96,14 +96,17 @@
 //! driver's epoll instance, which lives until its last socket is gone, and
 //! closes its descriptor.
 //!
-//! # Blocking forms come later
+//! # Blocking forms, for green threads and OS threads
 //!
-//! Green threads and plain OS threads will get blocking forms of these
-//! sockets (`std::io::Read`/`Write`, a blocking `accept`) by running the same
-//! futures through the runtime's context-aware `wait` (see DESIGN.md, layer
-//! 2). The API is shaped for that now: every method takes `&self`, so a
-//! blocking `impl Read for &TcpStream` can forward to the same future, and
-//! no method needs exclusive access that a green thread could not give.
+//! The stream types implement `std::io::Read` and `std::io::Write` (for the
+//! type and for a shared reference to it), and the listeners and streams
+//! have `blocking_accept`/`blocking_connect` (and
+//! [`TcpListener::blocking_bind`]). Each runs the same future through the
+//! context-aware [`wait`](crate::wait()) (DESIGN.md, layer 2): a green
+//! thread suspends, an OS thread parks, an async task on an event loop is
+//! refused. Because every method takes `&self`, `impl Read for &TcpStream`
+//! forwards to the same future, and a green thread may read a stream while
+//! another writes it. See `net/blocking.rs`.
 //!
 //! # Rejected alternatives
 //!
@@ -126,6 +129,7 @@
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 
+mod blocking;
 mod registered;
 mod reuseport;
 mod tcp;

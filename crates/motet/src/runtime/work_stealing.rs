@@ -46,6 +46,18 @@
 //! runs, the LIFO task goes to the back of the queue, so two tasks
 //! ping-ponging through the slot cannot starve the rest of the queue.
 //!
+//! # Pinned tasks (green threads)
+//!
+//! A task whose metadata says `pinned` (a green thread, by default) may
+//! start on any worker, but from its first poll on it lives on that worker,
+//! its *home*: it is never stolen, because a coroutine resumed on another OS
+//! thread could read a stale thread-local address (see `green`'s docs).
+//! Each worker keeps a non-stealable FIFO of its pinned tasks, plus an
+//! inbox (a mutex-protected queue) where other threads deliver wake-ups of
+//! its pinned tasks, unparking it. A pinned task displaced from the LIFO slot
+//! goes to the pinned FIFO, not the stealable queue. The worker alternates
+//! between its pinned FIFO and its stealable queue, so neither starves.
+//!
 //! # Budget
 //!
 //! Each task poll runs with a cooperative budget (`coop.rs`, 128 resource
@@ -53,20 +65,29 @@
 //!
 //! # Shutdown
 //!
-//! Dropping the runtime sets the shutdown flag and unparks every worker;
-//! each finishes the poll it is in, leaves its loop, and drops its queues
-//! (which cancels the tasks in them). The dropping thread joins them all,
-//! then closes the registry, wakes every task still registered (they land in
-//! the injector, since no worker is left) and drops them, until nothing is
-//! queued. Then the watchdog, the blocking pool and the driver stop. Every
-//! `JoinHandle` of an unfinished task reports cancellation; no thread is
-//! left behind.
+//! A pinned task must be dropped on its home worker too (dropping a green
+//! thread unwinds its stack, running destructors that may touch
+//! thread-locals). So the workers take part in shutdown:
+//!
+//! 1. The dropping thread sets the `closing` flag, closes the registry (new
+//!    spawns are cancelled at once) and wakes every registered task: pinned
+//!    ones land in their home's inbox, the rest in the injector. A task in
+//!    the middle of a poll is rescheduled by `async-task` when its poll ends.
+//! 2. It unparks every worker. A closing worker runs nothing: it drops every
+//!    task it pops, from its LIFO slot, pinned FIFO, inbox, queue and the
+//!    injector (dropping a runnable cancels its task, so its `JoinHandle`
+//!    reports cancellation), until the registry is empty (a dropped future
+//!    may wake other tasks, which come back through the queues), then exits.
+//! 3. The dropping thread joins every worker; then the blocking pool and the
+//!    driver stop. No thread is left behind.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
+use std::time::Duration;
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker as Queue};
 
@@ -78,7 +99,7 @@ use super::stall::{PollScope, Probe};
 use super::{context, RuntimeStats, Scheduler, WorkerStats};
 use crate::blocking::BlockingPool;
 use crate::driver::Driver;
-use crate::task::Runnable;
+use crate::task::{Runnable, NO_HOME};
 
 /// Consecutive runs from the LIFO slot before it yields to the queue.
 const MAX_LIFO_POLLS: u32 = 3;
@@ -92,13 +113,48 @@ pub(crate) struct Shared {
     stealers: Box<[Stealer<Runnable>]>,
     parkers: Box<[Parker]>,
     idle: Idle,
+    /// Per worker: wake-ups of its pinned tasks from other threads.
+    inboxes: Box<[Inbox]>,
     registry: Arc<Registry>,
     blocking: BlockingPool,
     stalls: Arc<AtomicU64>,
-    shutdown: AtomicBool,
+    /// Set when the runtime is dropped: workers drop tasks instead of
+    /// running them (see "Shutdown").
+    closing: AtomicBool,
     counters: Box<[Counters]>,
     remote_schedules: AtomicU64,
     event_interval: u32,
+}
+
+/// Wake-ups of one worker's pinned tasks, delivered by other threads.
+#[derive(Default)]
+struct Inbox {
+    queue: Mutex<VecDeque<Runnable>>,
+    /// `queue`'s length, readable without the lock.
+    len: AtomicUsize,
+}
+
+impl Inbox {
+    fn push(&self, task: Runnable) {
+        self.queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_back(task);
+        self.len.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn take_all(&self, into: &mut VecDeque<Runnable>) {
+        if self.len.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        self.len.fetch_sub(q.len(), Ordering::SeqCst);
+        into.extend(q.drain(..));
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len.load(Ordering::SeqCst) == 0
+    }
 }
 
 /// One worker's counters (written only by that worker).
@@ -123,6 +179,8 @@ pub(crate) struct Core {
     queue: Queue<Runnable>,
     lifo: Cell<Option<Runnable>>,
     lifo_polls: Cell<u32>,
+    /// Pinned tasks whose home is this worker (never stolen).
+    pinned: RefCell<VecDeque<Runnable>>,
     searching: Cell<bool>,
     probe: Option<Arc<Probe>>,
     tick: Cell<u32>,
@@ -160,10 +218,11 @@ pub(crate) fn start(
         stealers: queues.iter().map(|q| q.stealer()).collect(),
         parkers: (0..workers).map(|_| Parker::default()).collect(),
         idle: Idle::new(workers),
+        inboxes: (0..workers).map(|_| Inbox::default()).collect(),
         registry: parts.registry,
         blocking: parts.blocking,
         stalls: parts.stalls,
-        shutdown: AtomicBool::new(false),
+        closing: AtomicBool::new(false),
         counters: (0..workers).map(|_| Counters::default()).collect(),
         remote_schedules: AtomicU64::new(0),
         event_interval: parts.event_interval,
@@ -181,6 +240,7 @@ pub(crate) fn start(
                     queue,
                     lifo: Cell::new(None),
                     lifo_polls: Cell::new(0),
+                    pinned: RefCell::new(VecDeque::new()),
                     searching: Cell::new(false),
                     probe,
                     tick: Cell::new(0),
@@ -244,9 +304,20 @@ impl Shared {
     }
 
     fn schedule_remote(&self, runnable: Runnable) {
-        self.injector.push(runnable);
         self.remote_schedules.fetch_add(1, Ordering::Relaxed);
-        self.notify_parked();
+        match home_of(&runnable) {
+            Some(home) => self.deliver_home(home, runnable),
+            None => {
+                self.injector.push(runnable);
+                self.notify_parked();
+            }
+        }
+    }
+
+    /// Hands a pinned task to its home worker's inbox and wakes that worker.
+    fn deliver_home(&self, home: usize, runnable: Runnable) {
+        self.inboxes[home].push(runnable);
+        self.parkers[home].unpark(Some(&*self.driver));
     }
 
     /// Wakes one parked worker if work was pushed and nobody is searching.
@@ -305,20 +376,35 @@ impl Core {
     }
 
     fn schedule_local(&self, runnable: Runnable, yielded: bool) {
+        if let Some(home) = home_of(&runnable) {
+            if home != self.index {
+                self.shared.deliver_home(home, runnable);
+                return;
+            }
+        }
         if yielded {
-            self.queue.push(runnable);
-            self.shared.notify_parked();
+            self.push_back(runnable);
             return;
         }
         if let Some(prev) = self.lifo.replace(Some(runnable)) {
-            self.queue.push(prev);
+            self.push_back(prev);
+        }
+    }
+
+    /// Queues a task at the back: a pinned task on this worker's pinned
+    /// FIFO, any other on the stealable queue (telling idle workers).
+    fn push_back(&self, task: Runnable) {
+        if home_of(&task).is_some() {
+            self.pinned.borrow_mut().push_back(task);
+        } else {
+            self.queue.push(task);
             self.shared.notify_parked();
         }
     }
 
     fn run(self: &Rc<Self>) {
         let _drive = context::drive_worker(self.clone());
-        while !self.shared.shutdown.load(Ordering::Acquire) {
+        while !self.shared.closing.load(Ordering::Acquire) {
             let tick = self.tick.get().wrapping_add(1);
             self.tick.set(tick);
             if tick % self.shared.event_interval == 0 {
@@ -331,15 +417,38 @@ impl Core {
             }
             self.park();
         }
-        // Leaving: queued tasks are dropped with the queue (cancelled), on
-        // this thread, before the runtime drains the rest.
-        drop(self.lifo.take());
-        while let Some(task) = self.queue.pop() {
-            drop(task);
+        self.drop_tasks_until_none_left();
+    }
+
+    /// Shutdown step 2 (see the module docs): drop every task that reaches
+    /// this worker, on this thread, until the runtime has no task left.
+    fn drop_tasks_until_none_left(&self) {
+        loop {
+            loop {
+                self.shared.inboxes[self.index].take_all(&mut self.pinned.borrow_mut());
+                let next = self
+                    .lifo
+                    .take()
+                    .or_else(|| self.pinned.borrow_mut().pop_front());
+                let next = next
+                    .or_else(|| self.queue.pop())
+                    .or_else(|| steal_one(&self.shared.injector));
+                match next {
+                    Some(task) => drop(task), // cancels it
+                    None => break,
+                }
+            }
+            if self.shared.registry.counts().1 == 0 {
+                return;
+            }
+            // Other workers are still dropping tasks, some of which may wake
+            // tasks that come back here. Shutdown only: a short sleep is fine.
+            thread::sleep(Duration::from_micros(200));
         }
     }
 
     fn next_task(&self, tick: u32) -> Option<Runnable> {
+        self.shared.inboxes[self.index].take_all(&mut self.pinned.borrow_mut());
         if tick % INJECTOR_INTERVAL == 0 {
             if let Some(task) = steal_one(&self.shared.injector) {
                 return Some(task);
@@ -350,14 +459,18 @@ impl Core {
                 self.lifo_polls.set(self.lifo_polls.get() + 1);
                 return Some(task);
             }
-            // The guard: let the queue run before this task again.
-            self.queue.push(task);
-            self.shared.notify_parked();
+            // The guard: let the queues run before this task again.
+            self.push_back(task);
         }
         self.lifo_polls.set(0);
-        self.queue
-            .pop()
-            .or_else(|| steal_batch(&self.shared.injector, &self.queue))
+        // Alternate between the pinned FIFO and the stealable queue.
+        let pinned = || self.pinned.borrow_mut().pop_front();
+        let next = if tick % 2 == 0 {
+            pinned().or_else(|| self.queue.pop())
+        } else {
+            self.queue.pop().or_else(pinned)
+        };
+        next.or_else(|| steal_batch(&self.shared.injector, &self.queue))
     }
 
     /// Steals from the injector and the other workers, if allowed to search.
@@ -396,6 +509,10 @@ impl Core {
         }
         Counters::bump(&self.shared.counters[self.index].polls);
         let meta = task.metadata();
+        if meta.pinned && meta.home.load(Ordering::Relaxed) == NO_HOME {
+            // First poll: this worker becomes the task's home.
+            meta.home.store(self.index, Ordering::Release);
+        }
         let _scope = PollScope::begin(self.probe.as_deref(), meta.id, meta.location);
         crate::coop::with_budget(|| task.run());
     }
@@ -411,7 +528,7 @@ impl Core {
         }
         loop {
             shared.parkers[self.index].park(Some(&*shared.driver));
-            if shared.shutdown.load(Ordering::Acquire) {
+            if shared.closing.load(Ordering::Acquire) {
                 return;
             }
             if !shared.idle.is_parked(self.index) {
@@ -421,7 +538,10 @@ impl Core {
             }
             // Woken by I/O or a timer while parked in the driver (or
             // spuriously): tasks it woke are in our queues.
-            let has_local = !self.queue.is_empty() || self.has_lifo();
+            let has_local = !self.queue.is_empty()
+                || self.has_lifo()
+                || !self.pinned.borrow().is_empty()
+                || !shared.inboxes[self.index].is_empty();
             if has_local || shared.has_visible_work() {
                 if !shared.idle.unpark_self(self.index) {
                     self.searching.set(true);
@@ -483,7 +603,7 @@ pub(crate) fn block_on<F: std::future::Future>(shared: &Arc<Shared>, future: F) 
 }
 
 fn stop_workers(shared: &Shared, threads: Vec<thread::JoinHandle<()>>) {
-    shared.shutdown.store(true, Ordering::SeqCst);
+    shared.closing.store(true, Ordering::SeqCst);
     for p in shared.parkers.iter() {
         p.unpark(Some(&*shared.driver));
     }
@@ -492,17 +612,40 @@ fn stop_workers(shared: &Shared, threads: Vec<thread::JoinHandle<()>>) {
     }
 }
 
-/// Joins the workers, then cancels every task left (see the module docs).
-/// The runtime then shuts the blocking pool and the driver.
+/// Cancels every task, each on the right thread, and joins the workers (see
+/// "Shutdown" in the module docs). The runtime then shuts the blocking pool
+/// and the driver.
 pub(crate) fn shutdown(shared: &Arc<Shared>, threads: Vec<thread::JoinHandle<()>>) {
-    stop_workers(shared, threads);
+    shared.closing.store(true, Ordering::SeqCst);
     {
+        // Wake-ups from here take the remote path: pinned tasks to their
+        // home's inbox, others to the injector.
         let _enter = context::enter(Scheduler::WorkStealing(shared.clone()));
         for w in shared.registry.close() {
-            w.wake(); // lands in the injector: no worker is left
+            w.wake();
         }
-        while let Some(task) = steal_one(&shared.injector) {
-            drop(task);
-        }
+    }
+    stop_workers(shared, threads);
+    // Nothing should be left; anything that is (say, a worker that failed
+    // to start) is dropped here.
+    while let Some(task) = steal_one(&shared.injector) {
+        drop(task);
+    }
+    let mut rest = VecDeque::new();
+    for inbox in shared.inboxes.iter() {
+        inbox.take_all(&mut rest);
+    }
+    drop(rest);
+}
+
+/// The home worker of a pinned task that has run, if any.
+fn home_of(task: &Runnable) -> Option<usize> {
+    let meta = task.metadata();
+    if !meta.pinned {
+        return None;
+    }
+    match meta.home.load(Ordering::Acquire) {
+        NO_HOME => None,
+        home => Some(home),
     }
 }

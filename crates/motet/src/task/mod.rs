@@ -97,7 +97,19 @@ pub(crate) struct TaskMeta {
     pub(crate) key: AtomicUsize,
     /// Set by `JoinHandle::abort`; the task ends at its next poll.
     pub(crate) aborted: AtomicBool,
+    /// The task must be polled (and dropped) only on the scheduler thread
+    /// that polled it first: a multi-threaded scheduler must not let
+    /// another worker steal it. Set for green threads (see `green`'s docs
+    /// on the thread-local hazard); the event loop has one thread and
+    /// ignores it.
+    pub(crate) pinned: bool,
+    /// For a pinned task on a multi-threaded scheduler: the worker that
+    /// polled it first ([`NO_HOME`] until then). Written once, by that worker.
+    pub(crate) home: AtomicUsize,
 }
+
+/// A pinned task that has not run yet may still run anywhere.
+pub(crate) const NO_HOME: usize = usize::MAX;
 
 pin_project_lite::pin_project! {
     /// A user future as a task runs it: an abort ends it at its next poll,
@@ -192,11 +204,29 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    spawn_with(sched, name, false, Location::caller(), |_| future)
+}
+
+/// Spawns the future that `make` builds from the task's metadata (a green
+/// thread wants its task id), with the given `pinned` flag and location.
+pub(crate) fn spawn_with<F, M>(
+    sched: &Scheduler,
+    name: Option<&str>,
+    pinned: bool,
+    location: &'static Location<'static>,
+    make: M,
+) -> JoinHandle<F::Output>
+where
+    M: FnOnce(&TaskMeta) -> F,
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
     let sched = sched.spawn_target();
-    let meta = TaskMeta::new(sched.clone(), Location::caller());
+    let mut meta = TaskMeta::new(sched.clone(), location);
+    meta.pinned = pinned;
     let id = meta.id;
     let (runnable, task) = async_task::Builder::new().metadata(meta).spawn(
-        |meta| TaskFuture::new(meta, future),
+        |meta| TaskFuture::new(meta, make(meta)),
         async_task::WithInfo(schedule),
     );
     sched.admit(runnable, name);
@@ -233,6 +263,8 @@ impl TaskMeta {
             sched,
             key: AtomicUsize::new(UNREGISTERED),
             aborted: AtomicBool::new(false),
+            pinned: false,
+            home: AtomicUsize::new(NO_HOME),
         }
     }
 

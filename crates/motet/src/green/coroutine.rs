@@ -1,0 +1,278 @@
+//! The coroutine boundary: a green thread as a future, and how code on a
+//! green thread's stack suspends back to the poll that resumed it.
+//!
+//! # The protocol
+//!
+//! ```text
+//!  scheduler thread stack                 green thread stack (PooledStack)
+//!  ----------------------                 --------------------------------
+//!  Runnable::run
+//!   TaskFuture::poll (catch_unwind)
+//!    GreenThread::poll(cx)
+//!     shared.cx = cx; CURRENT = &shared
+//!     co.resume(()) ───────────────────▶  body: f()  ...  motet::wait(fut)
+//!                                           suspend_on: fut.poll(*shared.cx)
+//!                                             Ready  -> return the value
+//!                                             Pending:
+//!     ◀──────────────────────────────────── yielder.suspend(())
+//!     CURRENT = previous
+//!     return Pending
+//!  ... the waker fires, the task is polled again, resume() returns into
+//!  suspend_on, which polls `fut` again with the new cx.
+//! ```
+//!
+//! `shared` is a field of the green thread's task future, which is pinned
+//! inside its task cell, so its address is stable for the task's life. The
+//! poll that resumes the coroutine publishes it in the thread-local
+//! [`CURRENT`] for exactly the duration of the resume, and stores in it a
+//! raw pointer to the poll's `Context`. Code on the green thread reads both
+//! only while it runs, i.e. inside that resume: that is the whole safety
+//! argument for the raw pointers, and why `CURRENT` is cleared (restored)
+//! as soon as `resume` returns.
+//!
+//! Panics are caught at the bottom of the coroutine (never unwound across
+//! the stack switch) and re-raised on the scheduler's stack with
+//! `resume_unwind`, where the task's own `catch_unwind` turns them into a
+//! [`JoinError`](crate::task::JoinError) like any task's panic.
+//!
+//! Our own thread-local accesses go through `#[inline(never)]` functions,
+//! so no address of a thread-local computed before a suspension is used
+//! after it, even if a green thread is resumed on another OS thread (see
+//! the hazard in the [module docs](super)).
+
+use std::any::Any;
+use std::cell::Cell;
+use std::future::Future;
+use std::marker::PhantomPinned;
+use std::panic::{self, AssertUnwindSafe};
+use std::pin::{pin, Pin};
+use std::ptr;
+use std::task::{Context, Poll};
+
+use corosensei::{Coroutine, CoroutineResult, Yielder};
+
+use super::stack::{self, PooledStack, Running};
+
+/// Consecutive waits that find their future ready at once before a green
+/// thread yields anyway (see [`suspend_on`] and the module docs).
+pub(crate) const BUDGET: u32 = 128;
+
+type Payload = Box<dyn Any + Send + 'static>;
+type Co<T> = Coroutine<(), (), Result<T, Payload>, PooledStack>;
+
+/// What the code on a green thread shares with the poll that resumes it.
+pub(crate) struct Shared {
+    /// The `Context` of the poll now resuming the coroutine; valid only
+    /// during that resume.
+    cx: Cell<*mut Context<'static>>,
+    /// The coroutine's yielder (it lives at the bottom of the coroutine's
+    /// own stack), set by the body when it starts.
+    yielder: Cell<*const Yielder<(), ()>>,
+    /// Waits in a row that were ready at once (the switching budget).
+    ready_streak: Cell<u32>,
+    /// The guard range, size and name, for the overflow handler.
+    running: Running,
+}
+
+thread_local! {
+    /// The green thread this OS thread is resuming right now, if any.
+    static CURRENT: Cell<*const Shared> = const { Cell::new(ptr::null()) };
+}
+
+#[inline(never)]
+fn current() -> *const Shared {
+    CURRENT.try_with(|c| c.get()).unwrap_or(ptr::null())
+}
+
+#[inline(never)]
+fn set_current(s: *const Shared) -> *const Shared {
+    CURRENT.with(|c| c.replace(s))
+}
+
+/// Whether the calling code runs on a green thread.
+pub(crate) fn in_green_thread() -> bool {
+    !current().is_null()
+}
+
+/// The green thread's stack, for measurements.
+pub(crate) fn with_running<R>(f: impl FnOnce(Option<&Running>) -> R) -> R {
+    let s = current();
+    if s.is_null() {
+        return f(None);
+    }
+    // SAFETY: CURRENT is non-null only during the resume of the green thread
+    // whose pinned `Shared` it points to (see the module docs).
+    f(Some(unsafe { &(*s).running }))
+}
+
+pin_project_lite::pin_project! {
+    /// A green thread as its task runs it: each poll resumes the coroutine
+    /// until it suspends (`Pending`) or returns (`Ready`).
+    pub(crate) struct GreenThread<T> {
+        co: Option<Co<T>>,
+        shared: Shared,
+        #[pin]
+        _pinned: PhantomPinned,
+    }
+
+    impl<T> PinnedDrop for GreenThread<T> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(co) = this.co.take() {
+                // Dropping a suspended coroutine unwinds its stack (running
+                // its destructors) here. Code in those destructors is not
+                // resumed through `poll`, so it must not find some other
+                // green thread in CURRENT and suspend *that* one.
+                let prev = set_current(ptr::null());
+                drop(co);
+                set_current(prev);
+            }
+        }
+    }
+}
+
+// SAFETY: the closure and its result are `Send` (checked by `new`'s
+// bounds). What else a suspended green thread's stack holds may not be
+// `Send`: it is moved between OS threads only if its task is polled on
+// another thread than before. The event loop never does that (every poll
+// and drop of a task happens on the owner thread); a multi-threaded
+// scheduler must not either unless the task is unpinned, which only the
+// `unsafe` builder option `Builder::migratable` allows, on the caller's
+// promise (see its `# Safety`).
+unsafe impl<T: Send> Send for GreenThread<T> {}
+
+impl<T: Send + 'static> GreenThread<T> {
+    /// A green thread that will run `f` on `stack`, not started yet.
+    pub(crate) fn new<F>(
+        f: F,
+        stack: PooledStack,
+        task_id: u64,
+        name: Option<Box<str>>,
+    ) -> GreenThread<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let (guard_lo, guard_hi) = stack.guard();
+        let stack_size = stack.size();
+        let co = Coroutine::with_stack(stack, move |yielder: &Yielder<(), ()>, ()| {
+            let shared = current();
+            // SAFETY: the first resume comes from `poll`, which has set
+            // CURRENT to this green thread's pinned `Shared`.
+            unsafe { (*shared).yielder.set(yielder) };
+            // Panics stop here, on the green thread's own stack; `poll`
+            // re-raises them on the scheduler's.
+            panic::catch_unwind(AssertUnwindSafe(f))
+        });
+        GreenThread {
+            co: Some(co),
+            shared: Shared {
+                cx: Cell::new(ptr::null_mut()),
+                yielder: Cell::new(ptr::null()),
+                ready_streak: Cell::new(0),
+                running: Running {
+                    guard_lo,
+                    guard_hi,
+                    stack_size,
+                    task_id,
+                    name,
+                },
+            },
+            _pinned: PhantomPinned,
+        }
+    }
+}
+
+impl<T> Future for GreenThread<T> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        let this = self.project();
+        let co = this
+            .co
+            .as_mut()
+            .expect("a green thread's task was polled after it finished");
+        let shared: &Shared = this.shared;
+        // Lifetime erased: the pointer is dereferenced only during the
+        // resume below, while `cx` is borrowed by this call.
+        let raw: *mut Context<'_> = cx;
+        shared.cx.set(raw.cast::<Context<'static>>());
+        stack::ensure_overflow_handler();
+        let prev = set_current(shared);
+        let prev_running = stack::set_running(&shared.running);
+        let result = co.resume(());
+        stack::set_running(prev_running);
+        set_current(prev);
+        shared.cx.set(ptr::null_mut());
+        match result {
+            CoroutineResult::Yield(()) => Poll::Pending,
+            CoroutineResult::Return(res) => {
+                // Give the stack back to the pool now, not when the task
+                // cell is freed.
+                *this.co = None;
+                match res {
+                    Ok(v) => Poll::Ready(v),
+                    Err(payload) => panic::resume_unwind(payload),
+                }
+            }
+        }
+    }
+}
+
+/// Suspends the green thread until its task is polled again.
+fn suspend(shared: *const Shared) {
+    // SAFETY: `shared` came from CURRENT during this resume; the yielder it
+    // holds lives at the bottom of this very coroutine's stack, and we are
+    // running on that stack, inside the coroutine.
+    let yielder = unsafe { &*(*shared).yielder.get() };
+    yielder.suspend(());
+}
+
+/// `wait`'s green-thread case: polls `future` with the green thread's task
+/// context, suspending the coroutine while it is pending.
+///
+/// The switching budget: a wait that is ready at once does not switch, so
+/// a green thread that keeps finding ready resources would never let
+/// another unit run. After [`BUDGET`] such waits in a row it yields once
+/// (wakes itself and suspends), going to the back of the run queue.
+///
+/// # Panics
+///
+/// If called off a green thread (callers check [`in_green_thread`]).
+pub(crate) fn suspend_on<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    loop {
+        // Re-read on every turn: after a suspension this may run on another
+        // OS thread (migratable green threads), with another `Context`.
+        let shared = current();
+        assert!(!shared.is_null(), "suspend_on called off a green thread");
+        // SAFETY: CURRENT points to this green thread's pinned `Shared`
+        // during this resume; its `cx` is the resuming poll's live
+        // `Context`, which nothing else uses until the resume returns. The
+        // reference does not outlive this turn of the loop (no suspension
+        // happens while it is alive).
+        let poll = unsafe {
+            let cx = &mut *(*shared).cx.get();
+            future.as_mut().poll(cx)
+        };
+        // SAFETY: as above.
+        let s = unsafe { &*shared };
+        match poll {
+            Poll::Ready(v) => {
+                let streak = s.ready_streak.get() + 1;
+                if streak >= BUDGET {
+                    s.ready_streak.set(0);
+                    // SAFETY: as above.
+                    unsafe { (*s.cx.get()).waker().wake_by_ref() };
+                    suspend(shared);
+                } else {
+                    s.ready_streak.set(streak);
+                }
+                return v;
+            }
+            Poll::Pending => {
+                s.ready_streak.set(0);
+                suspend(shared);
+            }
+        }
+    }
+}

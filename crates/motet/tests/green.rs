@@ -1,0 +1,505 @@
+//! Green threads: spawning and joining from every kind of unit, panics,
+//! suspension instead of blocking, the blocking APIs (sleep, sockets, the
+//! blocking pool), the switching budget, thread-locals, and 100,000 live
+//! green threads. Every wait is bounded by a timeout.
+
+use std::cell::Cell;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use motet::net::{TcpListener, TcpStream};
+use motet::runtime::Runtime;
+use motet::sync::oneshot;
+use motet::{green, task, time};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn rt() -> Runtime {
+    Runtime::builder().event_loop().build().unwrap()
+}
+
+/// Runs `f` as the `block_on` future, failing the test if it takes longer
+/// than [`LIMIT`].
+fn run<F: std::future::Future>(f: F) -> F::Output {
+    rt().block_on(async {
+        time::timeout(LIMIT, f)
+            .await
+            .expect("test timed out: something blocked or never woke")
+    })
+}
+
+#[test]
+fn spawn_and_join_from_async() {
+    let out = run(async {
+        let h = green::spawn(|| 40 + 2);
+        h.await.unwrap()
+    });
+    assert_eq!(out, 42);
+}
+
+#[test]
+fn join_from_an_os_thread() {
+    let rt = rt();
+    let handle = rt.handle().clone();
+    let waiter = std::thread::spawn(move || {
+        let _enter = handle.enter();
+        let h = green::spawn(|| {
+            time::blocking_sleep(Duration::from_millis(2));
+            "from green"
+        });
+        h.join().unwrap()
+    });
+    rt.block_on(async {
+        let deadline = Instant::now() + LIMIT;
+        while !waiter.is_finished() {
+            assert!(Instant::now() < deadline, "timed out");
+            time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+    assert_eq!(waiter.join().unwrap(), "from green");
+}
+
+#[test]
+fn join_from_another_green_thread_and_a_task() {
+    let out = run(async {
+        let outer = green::spawn(|| {
+            let inner = green::spawn(|| {
+                green::yield_now();
+                5
+            });
+            let t = task::spawn(async { 6 });
+            inner.join().unwrap() * t.join().unwrap()
+        });
+        outer.await.unwrap()
+    });
+    assert_eq!(out, 30);
+}
+
+#[test]
+fn a_panic_ends_that_green_thread_only() {
+    run(async {
+        let bystander = green::spawn(|| {
+            green::yield_now();
+            "alive"
+        });
+        let h = green::Builder::new()
+            .name("doomed")
+            .spawn(|| -> u32 {
+                green::yield_now();
+                panic!("boom in a green thread")
+            })
+            .unwrap();
+        let err = h.await.unwrap_err();
+        assert!(err.is_panic());
+        assert!(err.to_string().contains("boom in a green thread"), "{err}");
+        assert_eq!(bystander.await.unwrap(), "alive");
+        // The loop still runs green threads afterwards.
+        assert_eq!(green::spawn(|| 1).await.unwrap(), 1);
+    });
+}
+
+#[test]
+fn wait_suspends_so_two_green_threads_interleave_on_one_loop() {
+    // Ping-pong through one-shot channels: each green thread "blocks" in
+    // blocking_recv while the other runs. Were wait parking the OS thread,
+    // the loop (the only thread) would deadlock and the timeout would fire.
+    let log = run(async {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (ab_tx, ab_rx): (Vec<_>, Vec<_>) = (0..3).map(|_| oneshot::channel::<u32>()).unzip();
+        let (ba_tx, ba_rx): (Vec<_>, Vec<_>) = (0..3).map(|_| oneshot::channel::<u32>()).unzip();
+        let l = log.clone();
+        let a = green::spawn(move || {
+            for ((tx, rx), i) in ab_tx.into_iter().zip(ba_rx).zip(1..) {
+                l.lock().unwrap().push(format!("a sends {i}"));
+                tx.send(i).unwrap();
+                let back = rx.blocking_recv().unwrap();
+                l.lock().unwrap().push(format!("a got {back}"));
+            }
+        });
+        let l = log.clone();
+        let b = green::spawn(move || {
+            for (rx, tx) in ab_rx.into_iter().zip(ba_tx) {
+                let v = rx.blocking_recv().unwrap();
+                l.lock().unwrap().push(format!("b got {v}"));
+                tx.send(v * 10).unwrap();
+            }
+        });
+        a.await.unwrap();
+        b.await.unwrap();
+        let v = log.lock().unwrap().clone();
+        v
+    });
+    assert_eq!(
+        log,
+        [
+            "a sends 1",
+            "b got 1",
+            "a got 10",
+            "a sends 2",
+            "b got 2",
+            "a got 20",
+            "a sends 3",
+            "b got 3",
+            "a got 30"
+        ]
+    );
+}
+
+#[test]
+fn blocking_sleep_suspends_for_at_least_the_duration() {
+    run(async {
+        let done = Arc::new(AtomicUsize::new(0));
+        let handles: Vec<_> = (0..10)
+            .map(|_| {
+                let done = done.clone();
+                green::spawn(move || {
+                    let start = Instant::now();
+                    time::blocking_sleep(Duration::from_millis(20));
+                    done.fetch_add(1, Ordering::SeqCst);
+                    start.elapsed()
+                })
+            })
+            .collect();
+        for h in handles {
+            assert!(h.await.unwrap() >= Duration::from_millis(20));
+        }
+        assert_eq!(done.load(Ordering::SeqCst), 10);
+    });
+}
+
+#[test]
+fn std_io_over_tcp_with_bufreader_from_green_threads() {
+    run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Server: one green thread per connection, plain std::io code.
+        let server = green::spawn(move || {
+            let mut served = Vec::new();
+            for _ in 0..4 {
+                let (stream, _) = listener.blocking_accept().unwrap();
+                served.push(green::spawn(move || -> std::io::Result<usize> {
+                    let mut lines = 0;
+                    let mut reader = BufReader::new(&stream);
+                    let mut line = String::new();
+                    while reader.read_line(&mut line)? > 0 {
+                        Write::write_all(&mut &stream, line.to_uppercase().as_bytes())?;
+                        line.clear();
+                        lines += 1;
+                    }
+                    Ok(lines)
+                }));
+            }
+            served
+                .into_iter()
+                .map(|h| h.join().unwrap().unwrap())
+                .sum::<usize>()
+        });
+        let clients: Vec<_> = (0..4)
+            .map(|i| {
+                green::spawn(move || -> std::io::Result<String> {
+                    let mut stream = TcpStream::blocking_connect(addr)?;
+                    for round in 0..10 {
+                        Write::write_all(&mut stream, format!("c{i} r{round}\n").as_bytes())?;
+                    }
+                    stream.shutdown(std::net::Shutdown::Write)?;
+                    let mut all = String::new();
+                    Read::read_to_string(&mut stream, &mut all)?;
+                    Ok(all)
+                })
+            })
+            .collect();
+        for (i, c) in clients.into_iter().enumerate() {
+            let all = c.await.unwrap().unwrap();
+            let want: String = (0..10).map(|r| format!("C{i} R{r}\n")).collect();
+            assert_eq!(all, want);
+        }
+        assert_eq!(server.await.unwrap(), 40);
+    });
+}
+
+#[test]
+fn blocking_runs_on_the_pool_while_others_run() {
+    run(async {
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let t = ticks.clone();
+        let ticker = green::spawn(move || {
+            for _ in 0..5 {
+                t.fetch_add(1, Ordering::SeqCst);
+                time::blocking_sleep(Duration::from_millis(2));
+            }
+        });
+        let h = green::spawn(|| {
+            let here = std::thread::current().id();
+            let there = green::blocking(move || {
+                std::thread::sleep(Duration::from_millis(30));
+                std::thread::current().id()
+            });
+            assert_ne!(here, there, "ran on the blocking pool");
+            "done"
+        });
+        assert_eq!(h.await.unwrap(), "done");
+        ticker.await.unwrap();
+        assert_eq!(ticks.load(Ordering::SeqCst), 5);
+        // A panic in the blocking call is re-raised in the green thread.
+        let p = green::spawn(|| green::blocking(|| panic!("pool boom")));
+        let err = p.await.unwrap_err();
+        assert!(err.to_string().contains("pool boom"), "{err}");
+    });
+}
+
+#[test]
+fn the_budget_lets_others_run_past_an_always_ready_green_thread() {
+    let (iterations, other_ran) = run(async {
+        let flag = Arc::new(AtomicBool::new(false));
+        let f = flag.clone();
+        let spinner = green::spawn(move || {
+            // Every wait is ready at once: without the budget this green
+            // thread would never suspend, and the setter could never run.
+            let mut n = 0u64;
+            while !f.load(Ordering::SeqCst) && n < 10_000_000 {
+                motet::wait(std::future::ready(()));
+                n += 1;
+            }
+            n
+        });
+        let setter = green::spawn(move || flag.store(true, Ordering::SeqCst));
+        let n = spinner.await.unwrap();
+        setter.await.unwrap();
+        (n, n < 10_000_000)
+    });
+    assert!(other_ran, "the spinner never yielded ({iterations} waits)");
+    assert!(iterations >= 1);
+}
+
+thread_local! {
+    static MARK: Cell<usize> = const { Cell::new(0) };
+}
+
+#[test]
+fn thread_locals_stay_correct_across_suspensions() {
+    // Pinned (the default): every resume happens on the loop's thread, so
+    // a thread-local read before and after many suspensions is the same
+    // variable.
+    run(async {
+        MARK.with(|m| m.set(7));
+        let loop_thread = std::thread::current().id();
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                green::spawn(move || {
+                    for round in 0..200 {
+                        let before = MARK.with(|m| m.get());
+                        MARK.with(|m| m.set(before + 1));
+                        if round % 2 == 0 {
+                            green::yield_now();
+                        } else {
+                            time::blocking_sleep(Duration::from_micros(10 * i));
+                        }
+                        assert_eq!(std::thread::current().id(), loop_thread);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.await.unwrap();
+        }
+        assert_eq!(MARK.with(|m| m.get()), 7 + 8 * 200);
+    });
+}
+
+#[test]
+fn abort_unwinds_a_suspended_green_thread() {
+    struct Flag(Arc<AtomicBool>);
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    run(async {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let d = dropped.clone();
+        let (_tx, rx) = oneshot::channel::<()>();
+        let h = green::spawn(move || {
+            let _flag = Flag(d);
+            let _ = rx.blocking_recv(); // never sent
+        });
+        task::yield_now().await;
+        task::yield_now().await;
+        h.abort();
+        assert!(h.await.unwrap_err().is_cancelled());
+        assert!(dropped.load(Ordering::SeqCst), "the stack was unwound");
+    });
+}
+
+#[test]
+fn runtime_drop_cancels_suspended_green_threads() {
+    let dropped = Arc::new(AtomicBool::new(false));
+    let rt = rt();
+    let h = {
+        struct Flag(Arc<AtomicBool>);
+        impl Drop for Flag {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let d = dropped.clone();
+        rt.block_on(async move {
+            let h = green::spawn(move || {
+                let _flag = Flag(d);
+                time::blocking_sleep(Duration::from_secs(3600));
+            });
+            task::yield_now().await;
+            Some(h)
+        })
+        .unwrap()
+    };
+    drop(rt);
+    assert!(dropped.load(Ordering::SeqCst));
+    assert!(h.join().unwrap_err().is_cancelled());
+}
+
+#[test]
+fn names_and_stack_sizes_and_migratable() {
+    run(async {
+        let small = green::Builder::new()
+            .name("small")
+            .stack_size(16 * 1024)
+            .spawn(|| green::stack_high_water().unwrap())
+            .unwrap();
+        assert!(small.await.unwrap() < 16 * 1024);
+        // SAFETY: the closure holds nothing but Send values and no thread-local.
+        let m = unsafe { green::Builder::new().migratable() }
+            .spawn(|| {
+                green::yield_now();
+                3
+            })
+            .unwrap();
+        assert_eq!(m.await.unwrap(), 3);
+        assert!(!green::is_green_thread());
+        assert!(green::spawn(green::is_green_thread).await.unwrap());
+    });
+}
+
+#[test]
+fn stacks_are_reused() {
+    run(async {
+        for _ in 0..3 {
+            let hs: Vec<_> = (0..100).map(|_| green::spawn(green::yield_now)).collect();
+            for h in hs {
+                h.await.unwrap();
+            }
+        }
+        // (Other tests share the process-wide pool, so only loosely.)
+        let stats = green::pool_stats();
+        assert!(stats.warm > 0, "{stats:?}");
+        assert!(
+            stats.madvise_guards,
+            "this kernel has MADV_GUARD_INSTALL: {stats:?}"
+        );
+        println!("pool after reuse: {stats:?}");
+    });
+}
+
+fn rss_bytes() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    let kb: usize = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kb * 1024
+}
+
+#[test]
+fn a_hundred_thousand_live_green_threads() {
+    const N: usize = 100_000;
+    let rt = rt();
+    rt.block_on(async {
+        time::timeout(Duration::from_secs(300), async {
+            let before = rss_bytes();
+            let started = Instant::now();
+            let mut senders = Vec::with_capacity(N);
+            let mut handles = Vec::with_capacity(N);
+            for i in 0..N {
+                let (tx, rx) = oneshot::channel::<usize>();
+                senders.push(tx);
+                handles.push(
+                    green::Builder::new()
+                        .stack_size(16 * 1024)
+                        .spawn(move || rx.blocking_recv().unwrap() + i)
+                        .unwrap(),
+                );
+            }
+            // Let every green thread run to its suspension point.
+            let spawned = started.elapsed();
+            while Handle::current().stats().polls < N as u64 {
+                task::yield_now().await;
+            }
+            task::yield_now().await;
+            let live = rss_bytes().saturating_sub(before);
+            let per = live / N;
+            let stats = Handle::current().stats();
+            println!(
+                "{N} live green threads: spawned in {spawned:?}, RSS +{} MiB, {per} bytes each; \
+                 tasks alive {}; pool {:?}",
+                live >> 20,
+                stats.tasks_alive,
+                green::pool_stats()
+            );
+            assert!(stats.tasks_alive >= N);
+            assert!(per < 16 * 1024, "{per} bytes per idle green thread");
+            for tx in senders {
+                tx.send(1).unwrap();
+            }
+            let mut sum = 0;
+            for h in handles {
+                sum += h.await.unwrap();
+            }
+            assert_eq!(sum, N + N * (N - 1) / 2);
+        })
+        .await
+        .expect("timed out");
+    });
+}
+
+use motet::runtime::Handle;
+
+#[test]
+fn green_threads_stay_on_their_worker_under_work_stealing() {
+    // Pinned by default: a green thread resumes on the OS thread it started
+    // on, however often it suspends and however busy the workers are (so a
+    // thread-local address cached across a suspension stays right).
+    let rt = Runtime::builder().work_stealing(2).build().unwrap();
+    let moved = rt.block_on(async {
+        // Background load so both workers are busy and steal.
+        let noise: Vec<_> = (0..2_000)
+            .map(|_| motet::task::spawn(async { motet::task::yield_now().await }))
+            .collect();
+        let greens: Vec<_> = (0..200)
+            .map(|_| {
+                motet::green::spawn(move || {
+                    let home = std::thread::current().id();
+                    let mut moved = 0;
+                    for round in 0..50 {
+                        if round % 2 == 0 {
+                            motet::green::yield_now();
+                        } else {
+                            motet::time::blocking_sleep(Duration::from_micros(50));
+                        }
+                        if std::thread::current().id() != home {
+                            moved += 1;
+                        }
+                    }
+                    moved
+                })
+            })
+            .collect();
+        for n in noise {
+            n.await.unwrap();
+        }
+        let mut moved = 0;
+        for g in greens {
+            moved += g.await.unwrap();
+        }
+        moved
+    });
+    assert_eq!(moved, 0, "a pinned green thread resumed on another worker");
+}
