@@ -57,7 +57,11 @@ pub fn serve(
     };
     let sample = if workload.served {
         let port = port.unwrap_or(0);
-        let listener = StdListener::bind(("127.0.0.1", port)).map_err(|e| {
+        // SO_REUSEPORT, so that a per-core model can add one listener per
+        // core on the same port (a port held by anyone without it still
+        // fails with AddrInUse).
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let listener = reuseport(addr).map_err(|e| {
             let why = if e.kind() == io::ErrorKind::AddrInUse {
                 format!("port {port} on 127.0.0.1 is already in use")
             } else {
@@ -215,4 +219,10 @@ fn signal_name(sig: i32) -> &'static str {
         25 => "SIGXFSZ",
         _ => "unknown signal",
     }
+}
+
+/// One listening socket on `addr` with `SO_REUSEPORT` set.
+fn reuseport(addr: std::net::SocketAddr) -> io::Result<StdListener> {
+    let mut shards = motet::net::reuseport_listeners(addr, 1)?;
+    Ok(shards.remove(0))
 }

@@ -72,6 +72,29 @@ fn models_lists_ids_with_their_axes() {
             "{model} missing from:\n{text}"
         );
     }
+    for model in ["async-steal", "async-core", "tokio"] {
+        assert!(
+            rows.contains(&vec![model, "shared", "yes", "explicit"]),
+            "{model} missing from:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn parallel_models_run_both_workloads() {
+    let models = ["async-steal", "async-core", "tokio"];
+    for workload in ["skynet", "spawn-idle"] {
+        let mut args = vec![workload, "--n", "1000", "--repeat", "1"];
+        for m in models {
+            args.extend(["--model", m]);
+        }
+        let lines = bench_json(&args, None);
+        assert_eq!(lines.len(), models.len());
+        for (line, model) in lines.iter().zip(models) {
+            assert_ok(line, workload, model, 499_500);
+            assert!(line["threads"].as_u64().is_some_and(|t| t >= 1), "{line}");
+        }
+    }
 }
 
 #[test]

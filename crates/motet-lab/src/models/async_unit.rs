@@ -37,7 +37,7 @@ pub trait AsyncModel: Sized + 'static {
     /// The receiving half of a one-shot channel.
     type Receiver<T: Send + 'static>: Future<Output = Result<T, Self::RecvError>> + Send + 'static;
     /// A listening TCP socket of this runtime.
-    type Listener: 'static;
+    type Listener: Send + Sync + 'static;
     /// A connected TCP stream of this runtime.
     type Stream: Send + 'static;
 
@@ -60,7 +60,26 @@ pub trait AsyncModel: Sized + 'static {
     /// Adopts a bound, listening std socket; called inside [`AsyncModel::block_on`].
     fn listener(listener: StdListener) -> io::Result<Self::Listener>;
     /// Waits for the next connection, and sets `TCP_NODELAY` on it.
-    fn accept(listener: &Self::Listener) -> impl Future<Output = io::Result<Self::Stream>> + '_;
+    fn accept(
+        listener: &Self::Listener,
+    ) -> impl Future<Output = io::Result<Self::Stream>> + Send + '_;
+
+    /// How many accept loops a server of this model runs, each on its own
+    /// listener sharing the port (`SO_REUSEPORT`): one per core for a
+    /// per-core model (nginx's `reuseport`), one for the others.
+    fn shards(&self) -> usize {
+        1
+    }
+
+    /// Spawns the accept loop of shard `shard`; called inside
+    /// [`AsyncModel::block_on`]. Per-core models put it on core `shard`.
+    fn spawn_on_shard<F>(_shard: usize, fut: F) -> Self::Handle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Self::spawn(fut)
+    }
     /// Reads some bytes into `buf`; 0 at the end of the stream.
     fn read<'a>(
         stream: &'a mut Self::Stream,
@@ -97,8 +116,14 @@ pub fn serve<M: AsyncModel>(
     stop: StopSignal,
 ) -> io::Result<Sample> {
     let rt = M::start()?;
+    let mut listeners = vec![listener];
+    if rt.shards() > 1 {
+        // The child bound the first with SO_REUSEPORT; the rest share its port.
+        let addr = listeners[0].local_addr()?;
+        listeners.extend(motet::net::reuseport_listeners(addr, rt.shards() - 1)?);
+    }
     let mut sample = match workload {
-        Workload::HttpHello => rt.block_on(http_hello::serve::<M>(listener, stop))?,
+        Workload::HttpHello => rt.block_on(http_hello::serve::<M>(listeners, stop))?,
         Workload::Skynet | Workload::SpawnIdle => {
             return Err(io::Error::other("only served workloads are served"))
         }

@@ -12,10 +12,10 @@
 //! An *external* model ([`Runs::External`], today nginx) is an outside
 //! server program that the parent starts for the served workloads only.
 
-pub mod async_loop;
 pub mod async_unit;
+pub mod motet;
 pub mod nginx;
-pub mod tokio_local;
+pub mod tokio;
 
 use std::fmt;
 use std::io;
@@ -88,6 +88,26 @@ const ASYNC_ONE_THREAD: Axes = Axes {
     parallel: false,
     switching: Switching::Explicit,
 };
+
+/// The axes of a multi-threaded async runtime (tokio multi-thread, motet's
+/// work-stealing and per-core flavors, nginx's loops in one process).
+const ASYNC_PARALLEL: Axes = Axes {
+    memory: Memory::Shared,
+    parallel: true,
+    switching: Switching::Explicit,
+};
+
+/// An in-binary async model: runs workloads and serves served ones.
+const fn async_model<M: async_unit::AsyncModel>(id: &'static str, axes: Axes) -> ModelInfo {
+    ModelInfo {
+        id,
+        axes,
+        runs: Runs::Lab {
+            run: async_unit::run::<M>,
+            serve: async_unit::serve::<M>,
+        },
+    }
+}
 
 /// How a served workload learns, in the child, that the parent wants it
 /// to stop (in the lab: the parent closed the child's stdin).
@@ -204,22 +224,11 @@ const PROCESSES_OF_EVENT_LOOPS: Axes = Axes {
 
 /// Every model, in the order of the tables.
 pub const MODELS: &[ModelInfo] = &[
-    ModelInfo {
-        id: "async-loop",
-        axes: ASYNC_ONE_THREAD,
-        runs: Runs::Lab {
-            run: async_unit::run::<async_loop::AsyncLoop>,
-            serve: async_unit::serve::<async_loop::AsyncLoop>,
-        },
-    },
-    ModelInfo {
-        id: "tokio-local",
-        axes: ASYNC_ONE_THREAD,
-        runs: Runs::Lab {
-            run: async_unit::run::<tokio_local::TokioLocal>,
-            serve: async_unit::serve::<tokio_local::TokioLocal>,
-        },
-    },
+    async_model::<motet::Motet<motet::Loop>>("async-loop", ASYNC_ONE_THREAD),
+    async_model::<motet::Motet<motet::Steal>>("async-steal", ASYNC_PARALLEL),
+    async_model::<motet::Motet<motet::Core>>("async-core", ASYNC_PARALLEL),
+    async_model::<tokio::TokioLocal>("tokio-local", ASYNC_ONE_THREAD),
+    async_model::<tokio::TokioMulti>("tokio", ASYNC_PARALLEL),
     ModelInfo {
         id: "nginx",
         axes: PROCESSES_OF_EVENT_LOOPS,

@@ -101,24 +101,65 @@ const BUFFER: usize = 8 * 1024;
 /// Headers parsed per request; more is a bad request.
 const MAX_HEADERS: usize = 32;
 
-/// Serves http-hello on `listener` until `stop` fires; call inside the
+/// Serves http-hello on `listeners` (one accept loop per listener, spawned
+/// on shard i, all sharing one port) until `stop` fires; call inside the
 /// model's `block_on`. The sample holds the number of requests answered.
-pub async fn serve<M: AsyncModel>(listener: StdListener, stop: StopSignal) -> io::Result<Sample> {
-    let listener = M::listener(listener)?;
-    let (stop_tx, stop_rx) = M::oneshot::<()>();
-    stop.then(move || {
-        // The server may already be gone; then there is nobody to tell.
-        let _ = M::send(stop_tx, ());
-    });
+pub async fn serve<M: AsyncModel>(
+    listeners: Vec<StdListener>,
+    stop: StopSignal,
+) -> io::Result<Sample> {
     let answered = Arc::new(AtomicU64::new(0));
-    let mut stop_rx = pin!(stop_rx);
-    let mut connections = 0u64;
+    let connections = Arc::new(AtomicU64::new(0));
+    let mut stops = Vec::with_capacity(listeners.len());
+    let mut loops = Vec::with_capacity(listeners.len());
+    for (shard, listener) in listeners.into_iter().enumerate() {
+        let (stop_tx, stop_rx) = M::oneshot::<()>();
+        stops.push(stop_tx);
+        let (answered, connections) = (answered.clone(), connections.clone());
+        loops.push(M::spawn_on_shard(
+            shard,
+            accept_loop::<M>(listener, stop_rx, answered, connections),
+        ));
+    }
+    stop.then(move || {
+        for tx in stops {
+            // A loop that already ended has nobody to tell.
+            let _ = M::send(tx, ());
+        }
+    });
+    for l in loops {
+        l.await
+            .map_err(|e| io::Error::other(format!("accept loop failed: {e:?}")))??;
+    }
+    let mut extra = Map::new();
+    extra.insert("served".into(), json!(answered.load(Ordering::Relaxed)));
+    extra.insert(
+        "connections".into(),
+        json!(connections.load(Ordering::Relaxed)),
+    );
+    Ok(Sample {
+        extra,
+        ..Sample::default()
+    })
+}
+
+/// Accepts on one listener, one unit per connection, until `stop`.
+async fn accept_loop<M: AsyncModel>(
+    listener: StdListener,
+    stop: M::Receiver<()>,
+    answered: Arc<AtomicU64>,
+    connections: Arc<AtomicU64>,
+) -> io::Result<()> {
+    // Adopted here, so that it registers with the driver of the thread (or
+    // core) this loop runs on.
+    let listener = M::listener(listener)?;
+    let mut stop = pin!(stop);
     loop {
         let accepted = {
             let mut accept = pin!(M::accept(&listener));
             // Stop wins over a connection that is ready at the same time.
             poll_fn(|cx| {
-                if stop_rx.as_mut().poll(cx).is_ready() {
+                if stop.as_mut().poll(cx).is_ready() {
                     return Poll::Ready(None);
                 }
                 accept.as_mut().poll(cx).map(Some)
@@ -126,9 +167,9 @@ pub async fn serve<M: AsyncModel>(listener: StdListener, stop: StopSignal) -> io
             .await
         };
         match accepted {
-            None => break,
+            None => return Ok(()),
             Some(Ok(stream)) => {
-                connections += 1;
+                connections.fetch_add(1, Ordering::Relaxed);
                 let answered = Arc::clone(&answered);
                 // Detached: the runtime drops what is left of it at shutdown.
                 drop(M::spawn(async move {
@@ -141,13 +182,6 @@ pub async fn serve<M: AsyncModel>(listener: StdListener, stop: StopSignal) -> io
             Some(Err(e)) => return Err(e),
         }
     }
-    let mut extra = Map::new();
-    extra.insert("served".into(), json!(answered.load(Ordering::Relaxed)));
-    extra.insert("connections".into(), json!(connections));
-    Ok(Sample {
-        extra,
-        ..Sample::default()
-    })
 }
 
 /// Accept errors that concern only the connection at hand.

@@ -1,5 +1,6 @@
-//! tokio-local: the peer in the binary. tokio's current_thread runtime,
-//! units spawned with `tokio::spawn`, one-shots from `tokio::sync::oneshot`:
+//! The tokio peers, in the binary: `tokio-local` (the current_thread
+//! runtime) and `tokio` (the multi-thread runtime, one worker per core).
+//! Units spawned with `tokio::spawn`, one-shots from `tokio::sync::oneshot`:
 //! the idioms the tokio peer figures were measured with.
 
 use std::future::Future;
@@ -14,13 +15,20 @@ use tokio::task::{JoinError, JoinHandle};
 
 use super::async_unit::AsyncModel;
 
-/// A tokio current_thread runtime with its drivers on, as
-/// `#[tokio::main(flavor = "current_thread")]` builds it.
-pub struct TokioLocal {
+/// A tokio runtime with its drivers on, as `#[tokio::main]` builds it:
+/// current_thread when `MULTI` is false, multi-thread (one worker per core)
+/// when true.
+pub struct Tokio<const MULTI: bool> {
     rt: Runtime,
+    workers: usize,
 }
 
-impl AsyncModel for TokioLocal {
+/// `tokio-local`.
+pub type TokioLocal = Tokio<false>;
+/// `tokio`.
+pub type TokioMulti = Tokio<true>;
+
+impl<const MULTI: bool> AsyncModel for Tokio<MULTI> {
     type JoinError = JoinError;
     type Handle<T: Send + 'static> = JoinHandle<T>;
     type RecvError = oneshot::error::RecvError;
@@ -30,12 +38,21 @@ impl AsyncModel for TokioLocal {
     type Stream = TcpStream;
 
     fn start() -> io::Result<Self> {
-        let rt = Builder::new_current_thread().enable_all().build()?;
-        Ok(TokioLocal { rt })
+        if MULTI {
+            let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let rt = Builder::new_multi_thread()
+                .worker_threads(workers)
+                .enable_all()
+                .build()?;
+            Ok(Tokio { rt, workers })
+        } else {
+            let rt = Builder::new_current_thread().enable_all().build()?;
+            Ok(Tokio { rt, workers: 1 })
+        }
     }
 
     fn threads(&self) -> usize {
-        1
+        self.workers
     }
 
     fn block_on<F: Future>(&self, fut: F) -> F::Output {
