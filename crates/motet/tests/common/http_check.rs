@@ -1,17 +1,9 @@
-//! The HTTP examples answer correctly: keep-alive, pipelining, 404, 400.
-
-#[path = "../examples/http_per_core.rs"]
-#[allow(dead_code)]
-mod per_core;
-#[path = "../examples/http_work_stealing.rs"]
-#[allow(dead_code)]
-mod work_stealing;
+//! Checks an HTTP "Hello, World!" example server over plain std sockets:
+//! keep-alive, pipelining, 404, 400.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
-
-use motet::runtime::Runtime;
 
 const HELLO: &str =
     "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!";
@@ -25,7 +17,7 @@ fn exchange(addr: SocketAddr, request: &[u8], expect_len: usize) -> String {
     String::from_utf8(got).unwrap()
 }
 
-fn check(addr: SocketAddr) {
+pub fn check(addr: SocketAddr) {
     // Keep-alive: many requests on one connection, two of them pipelined.
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -48,33 +40,4 @@ fn check(addr: SocketAddr) {
     );
     let bad = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     assert_eq!(exchange(addr, b"\x00\x01garbage\r\n\r\n", bad.len()), bad);
-}
-
-#[test]
-fn per_core_example_serves_hello() {
-    let rt = Runtime::builder().per_core(2).build().unwrap();
-    let shards = motet::net::reuseport_listeners("127.0.0.1:0".parse().unwrap(), 2).unwrap();
-    let addr = shards[0].local_addr().unwrap();
-    let loops = per_core::start(&rt, shards);
-    // Several connections, so both cores' listeners get some.
-    for _ in 0..8 {
-        check(addr);
-    }
-    for l in &loops {
-        assert!(!l.is_finished(), "an accept loop died");
-    }
-}
-
-#[test]
-fn work_stealing_example_serves_hello() {
-    let rt = Runtime::builder().work_stealing(2).build().unwrap();
-    let addr = rt.block_on(async {
-        let listener = motet::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        motet::task::spawn(work_stealing::serve(listener)).detach();
-        addr
-    });
-    for _ in 0..8 {
-        check(addr);
-    }
 }
