@@ -105,7 +105,10 @@ mod loom_tests {
             let blocks = s.prepare(|| false);
             waker.join().unwrap();
             if blocks {
-                assert!(unparked.load(Ordering::SeqCst), "blocked with work queued and no unpark");
+                assert!(
+                    unparked.load(Ordering::SeqCst),
+                    "blocked with work queued and no unpark"
+                );
             }
         });
     }
@@ -127,7 +130,10 @@ mod loom_tests {
             let blocks = s.prepare(|| flag.load(Ordering::SeqCst));
             waker.join().unwrap();
             if blocks {
-                assert!(unparked.load(Ordering::SeqCst), "blocked with the flag set and no unpark");
+                assert!(
+                    unparked.load(Ordering::SeqCst),
+                    "blocked with the flag set and no unpark"
+                );
             }
         });
     }
