@@ -85,7 +85,7 @@ impl<T> Arm for RecvArm<'_, T> {
 
     fn park(&mut self, signal: &Arc<Signal>, index: usize, waker: &Waker) -> bool {
         let mut st = self.chan.lock();
-        if st.recv_ready() {
+        if st.recv_ready(signal) {
             return false;
         }
         self.entry = Some(st.park_interest(Some((signal.clone(), index)), waker.clone()));
@@ -196,7 +196,7 @@ impl<T> Arm for SendArm<'_, T> {
 
     fn park(&mut self, signal: &Arc<Signal>, index: usize, waker: &Waker) -> bool {
         let mut st = self.chan.lock();
-        if st.send_ready() {
+        if st.send_ready(signal) {
             return false;
         }
         let Some(v) = self.value.take() else {

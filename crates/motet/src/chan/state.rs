@@ -8,7 +8,9 @@
 //!    a value ready to receive (in `buf`, or a live offer) never coexist
 //!    while the channel is open: a sender hands its value to a live
 //!    interest before it buffers or parks, and a receiver takes what is
-//!    ready before it registers an interest.
+//!    ready before it registers an interest. The one exception: a select
+//!    waiting both to send and to receive on one channel (it never meets
+//!    itself).
 //! 2. A live offer exists only while the buffer is full (`buf.len() >=
 //!    cap`; for a rendezvous channel, always).
 //! 3. Every value is in exactly one place: `buf`, an offer in `sendq`, a
@@ -78,6 +80,11 @@ impl Waiter {
 
     fn is_stale(&self) -> bool {
         matches!(&self.signal, Some((s, _)) if s.is_claimed())
+    }
+
+    /// Whether this entry belongs to the select whose signal is `me`.
+    fn is_mine(&self, me: &Arc<Signal>) -> bool {
+        matches!(&self.signal, Some((s, _)) if Arc::ptr_eq(s, me))
     }
 }
 
@@ -253,10 +260,12 @@ impl<T> State<T> {
         Err(TrySendError::Full(value))
     }
 
-    /// Whether `try_send` would succeed or fail now (not return `Full`).
-    pub(crate) fn send_ready(&self) -> bool {
+    /// Whether a select arm sending here could complete now, counting
+    /// no entry of that select itself (`me`: a select never meets itself,
+    /// as in Go).
+    pub(crate) fn send_ready(&self, me: &Arc<Signal>) -> bool {
         self.send_closed()
-            || self.recvq.iter().any(|w| !w.is_stale())
+            || self.recvq.iter().any(|w| !w.is_stale() && !w.is_mine(me))
             || (self.buf.len() < self.cap && !self.has_live_offer())
     }
 
@@ -290,9 +299,15 @@ impl<T> State<T> {
         }
     }
 
-    /// Whether `try_recv` would return a value or `Closed` now.
-    pub(crate) fn recv_ready(&self) -> bool {
-        self.closed || !self.buf.is_empty() || self.has_live_offer()
+    /// Whether a select arm receiving here could complete now, counting
+    /// no offer of that select itself (`me`).
+    pub(crate) fn recv_ready(&self, me: &Arc<Signal>) -> bool {
+        self.closed
+            || !self.buf.is_empty()
+            || self
+                .sendq
+                .iter()
+                .any(|o| !o.waiter.is_stale() && !o.waiter.is_mine(me))
     }
 
     /// Claims the oldest live offer and takes its value.
@@ -392,8 +407,22 @@ impl<T> State<T> {
         if !self.closed {
             let live_interest = self.recvq.iter().any(|w| !w.is_stale());
             debug_assert!(
-                !(live_interest && (!self.buf.is_empty() || self.has_live_offer())),
-                "motet::chan invariant: a live waiting receiver beside a ready value"
+                !live_interest || self.buf.is_empty(),
+                "motet::chan invariant: a live waiting receiver beside a buffered value"
+            );
+            // A select may wait to send and to receive on one channel; its
+            // own offer and interest are the one allowed pair.
+            let meet = self.recvq.iter().filter(|w| !w.is_stale()).any(|w| {
+                self.sendq.iter().filter(|o| !o.waiter.is_stale()).any(|o| {
+                    match (&w.signal, &o.waiter.signal) {
+                        (Some((a, _)), Some((b, _))) => !Arc::ptr_eq(a, b),
+                        _ => true,
+                    }
+                })
+            });
+            debug_assert!(
+                !meet,
+                "motet::chan invariant: a live waiting receiver beside a live parked sender"
             );
             debug_assert!(
                 !self.has_live_offer() || self.buf.len() >= self.cap,
