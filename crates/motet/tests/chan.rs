@@ -87,10 +87,10 @@ fn run<U: Unit>(ctx: Ctx, lp: &Loop, unit: U) -> Receiver<U::Out> {
             });
         }
         Ctx::EventLoopTask => {
-            let _ = lp.handle.spawn(async move {
+            drop(lp.handle.spawn(async move {
                 let out = unit.run_async().await;
                 let _ = tx.send_async(out).await;
-            });
+            }));
         }
     }
     rx
@@ -291,7 +291,7 @@ fn cancelled_sends_receives_and_selects_lose_nothing() {
                         let _ = dtx.send(());
                     });
                 } else {
-                    let _ = lp.handle.spawn(async move {
+                    drop(lp.handle.spawn(async move {
                         for i in 0..per {
                             let m = msg(i);
                             let id = m.id;
@@ -305,7 +305,7 @@ fn cancelled_sends_receives_and_selects_lose_nothing() {
                             }
                         }
                         let _ = dtx.send_async(()).await;
-                    });
+                    }));
                 }
             }
             drop((tx, tx2));
@@ -357,7 +357,7 @@ fn cancelled_sends_receives_and_selects_lose_nothing() {
                         let _ = dtx.send(());
                     });
                 } else {
-                    let _ = lp.handle.spawn(async move {
+                    drop(lp.handle.spawn(async move {
                         let mut k = 0u64;
                         loop {
                             k += 1;
@@ -394,7 +394,7 @@ fn cancelled_sends_receives_and_selects_lose_nothing() {
                             }
                         }
                         let _ = dtx.send_async(()).await;
-                    });
+                    }));
                 }
             }
             for (k, w) in waits.into_iter().chain(consumers).enumerate() {
