@@ -71,6 +71,7 @@ pub struct Receiver<T> {
     pub(crate) chan: Arc<Chan<T>>,
 }
 
+#[inline]
 fn wake(mut w: Wakeups) {
     w.wake();
 }

@@ -102,6 +102,7 @@ pub(crate) struct Wakeups {
 }
 
 impl Wakeups {
+    #[inline]
     fn push(&mut self, w: Waker) {
         match self.one {
             None => self.one = Some(w),
@@ -110,10 +111,19 @@ impl Wakeups {
     }
 
     /// Wakes everything collected. Call with no channel lock held.
+    #[inline]
     pub(crate) fn wake(&mut self) {
+        // `more` fills only after `one`: the common case is one branch.
         if let Some(w) = self.one.take() {
             w.wake();
+            if !self.more.is_empty() {
+                self.wake_more();
+            }
         }
+    }
+
+    #[cold]
+    fn wake_more(&mut self) {
         for w in self.more.drain(..) {
             w.wake();
         }
