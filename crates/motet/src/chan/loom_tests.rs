@@ -190,3 +190,24 @@ fn select_send_arms_complete_at_most_once() {
         assert_eq!(unsent + won, 2);
     });
 }
+
+#[test]
+fn a_handed_value_goes_back_when_its_receiver_is_dropped() {
+    model(|| {
+        let (tx, rx) = bounded::<u32>(0);
+        let rx2 = rx.clone();
+        // Receiver A parks, then gives up at some point.
+        let a = thread::spawn(move || {
+            let mut f = rx2.recv_async();
+            let got = matches!(poll_once(&mut f), Poll::Ready(Ok(_))) as u32;
+            drop(f); // a value handed to it meanwhile must go back
+            got
+        });
+        // The sender hands the value to whichever receiver waits.
+        let s = thread::spawn(move || tx.try_send(5).is_ok() as u32);
+        let got_a = a.join().unwrap();
+        let sent = s.join().unwrap();
+        let left = drain(&rx).len() as u32;
+        assert_eq!(got_a + left, sent, "got {got_a} left {left} sent {sent}");
+    });
+}

@@ -137,7 +137,7 @@ mod state;
 pub use error::{
     RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
 };
-pub use ops::{bounded, unbounded, Receiver, RecvFut, SendFut, Sender};
+pub use ops::{bounded, unbounded, Iter, Receiver, RecvFut, SendFut, Sender, TryIter};
 pub use select::{RecvArm, Select, SelectFut, SendArm};
 
 #[cfg(all(test, loom))]
