@@ -48,7 +48,9 @@
 //! - [`wait()`]: waiting on any future from code that is not async.
 //! - [`time`]: `sleep`, `timeout`, `interval`.
 //! - [`net`]: TCP, UDP and Unix sockets with async I/O (`futures-io` traits).
-//! - [`sync`]: a one-shot channel (channels and locks are coming).
+//! - [`chan`]: channels with Go's semantics and `select` ([`select!`],
+//!   [`select_async!`]), for threads and tasks alike.
+//! - [`sync`]: a one-shot channel (locks are coming).
 //!
 //! `docs/ARCHITECTURE.md` in the repository explains the layers and the
 //! decisions behind them.
@@ -58,6 +60,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod blocking;
+pub mod chan;
 mod coop;
 pub(crate) mod driver;
 pub mod green;

@@ -10,3 +10,12 @@
 pub(crate) use loom::sync::{atomic, Condvar, Mutex};
 #[cfg(not(loom))]
 pub(crate) use std::sync::{atomic, Condvar, Mutex};
+
+/// Locks and shared pointers, std's or loom's (the channel's state lives
+/// behind these, so its loom models run the real code).
+pub(crate) mod sync {
+    #[cfg(loom)]
+    pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
+    #[cfg(not(loom))]
+    pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
+}

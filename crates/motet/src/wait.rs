@@ -114,3 +114,59 @@ pub(crate) fn park_on<F: Future>(future: F) -> F::Output {
     let _ = WAKER.try_with(|w| *w.borrow_mut() = Some(unparker));
     out
 }
+
+/// Like [`wait`], but gives up at `deadline`: `None` then, and the future
+/// is left as it is (pass `&mut fut` to keep it, for example to take back
+/// a value it holds).
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let (_tx, rx) = motet::chan::bounded::<u8>(1);
+/// let mut fut = rx.recv_async();
+/// let got = motet::wait::wait_until(&mut fut, Instant::now() + Duration::from_millis(5));
+/// assert!(got.is_none());
+/// ```
+///
+/// # Panics
+///
+/// Where [`wait`] panics: on a thread that drives an event loop.
+#[track_caller]
+pub fn wait_until<F: IntoFuture>(future: F, deadline: std::time::Instant) -> Option<F::Output> {
+    // A green thread suspends, with the driver's timer as the deadline.
+    if crate::green::in_green_thread() {
+        let timed = crate::time::timeout_at(deadline, future.into_future());
+        return crate::green::suspend_on(timed).ok();
+    }
+    if context::is_driving() {
+        panic!(
+            "motet::wait_until (or a blocking call with a timeout, such as Receiver::recv_timeout) \
+             was called from an async task on an event-loop thread: it would block every task on \
+             that loop. Use `.await` with `motet::time::timeout` instead, or run the blocking code \
+             with `motet::task::spawn_blocking`"
+        );
+    }
+    park_on_until(future.into_future(), deadline)
+}
+
+/// [`park_on`] with a deadline (`park_timeout`; `None` when it passes).
+fn park_on_until<F: Future>(future: F, deadline: std::time::Instant) -> Option<F::Output> {
+    let unparker = Arc::new(ThreadWaker {
+        thread: thread::current(),
+        notified: AtomicBool::new(false),
+    });
+    let waker = Waker::from(unparker.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return Some(out);
+        }
+        while !unparker.notified.swap(false, Ordering::Acquire) {
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            thread::park_timeout(deadline - now);
+        }
+    }
+}

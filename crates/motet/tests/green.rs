@@ -503,3 +503,36 @@ fn green_threads_stay_on_their_worker_under_work_stealing() {
     });
     assert_eq!(moved, 0, "a pinned green thread resumed on another worker");
 }
+
+#[test]
+fn blocking_timeouts_suspend_a_green_thread() {
+    // recv_timeout inside a green thread uses the driver's timer and
+    // suspends, so another green thread on the same loop keeps running.
+    let rt = rt();
+    rt.block_on(async {
+        let (tx, rx) = motet::chan::bounded::<u32>(0);
+        let ticker = motet::green::spawn(|| {
+            let mut ticks = 0;
+            for _ in 0..5 {
+                motet::time::blocking_sleep(Duration::from_millis(2));
+                ticks += 1;
+            }
+            ticks
+        });
+        let waiter = motet::green::spawn(move || {
+            let timed_out = rx.recv_timeout(Duration::from_millis(30));
+            let got = rx.recv_timeout(Duration::from_secs(5));
+            (timed_out, got)
+        });
+        assert_eq!(
+            ticker.await.unwrap(),
+            5,
+            "the ticker ran while the other waited"
+        );
+        motet::time::sleep(Duration::from_millis(40)).await;
+        tx.send_async(7).await.unwrap();
+        let (timed_out, got) = waiter.await.unwrap();
+        assert_eq!(timed_out, Err(motet::chan::RecvTimeoutError::Timeout));
+        assert_eq!(got, Ok(7));
+    });
+}

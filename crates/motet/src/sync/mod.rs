@@ -2,8 +2,8 @@
 //!
 //! For now: [`oneshot`], a single-value channel that works from async tasks
 //! (`.await`) and from OS threads ([`oneshot::Receiver::blocking_recv`]).
-//! The general channels (`motet::chan`, with Go's semantics and `select`)
-//! and the locks (Mutex, RwLock, Semaphore, ...) come with the channels and
+//! The general channels are [`crate::chan`] (Go's semantics and
+//! `select`); the locks (Mutex, RwLock, Semaphore, ...) come with the
 //! green-threads work; like this one, each is written once, as a future,
 //! and waited on through [`wait`](crate::wait::wait) outside async code.
 

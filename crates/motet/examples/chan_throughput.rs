@@ -1,0 +1,168 @@
+//! Channel throughput: motet::chan against crossbeam-channel and flume.
+//!
+//! `cargo run --release -p motet --example chan_throughput`
+//!
+//! Prints ns per message for: bounded(1024) and unbounded with one
+//! producer and one consumer on two OS threads, and the same channels with
+//! send-then-receive on one thread (no contention). Best of 5 runs each.
+
+use std::thread;
+use std::time::Instant;
+
+const N: u64 = 2_000_000;
+const RUNS: usize = 5;
+
+/// The operations the benchmark needs, over each crate's channel.
+trait Chan: Sized + Send + 'static {
+    type Tx: Send + 'static;
+    type Rx: Send + 'static;
+    fn make(cap: Option<usize>) -> (Self::Tx, Self::Rx);
+    fn send(tx: &Self::Tx, v: u64);
+    fn recv(rx: &Self::Rx) -> u64;
+}
+
+struct Motet;
+struct Crossbeam;
+struct Flume;
+
+impl Chan for Motet {
+    type Tx = motet::chan::Sender<u64>;
+    type Rx = motet::chan::Receiver<u64>;
+    fn make(cap: Option<usize>) -> (Self::Tx, Self::Rx) {
+        match cap {
+            Some(c) => motet::chan::bounded(c),
+            None => motet::chan::unbounded(),
+        }
+    }
+    fn send(tx: &Self::Tx, v: u64) {
+        tx.send(v).unwrap()
+    }
+    fn recv(rx: &Self::Rx) -> u64 {
+        rx.recv().unwrap()
+    }
+}
+
+impl Chan for Crossbeam {
+    type Tx = crossbeam_channel::Sender<u64>;
+    type Rx = crossbeam_channel::Receiver<u64>;
+    fn make(cap: Option<usize>) -> (Self::Tx, Self::Rx) {
+        match cap {
+            Some(c) => crossbeam_channel::bounded(c),
+            None => crossbeam_channel::unbounded(),
+        }
+    }
+    fn send(tx: &Self::Tx, v: u64) {
+        tx.send(v).unwrap()
+    }
+    fn recv(rx: &Self::Rx) -> u64 {
+        rx.recv().unwrap()
+    }
+}
+
+impl Chan for Flume {
+    type Tx = flume::Sender<u64>;
+    type Rx = flume::Receiver<u64>;
+    fn make(cap: Option<usize>) -> (Self::Tx, Self::Rx) {
+        match cap {
+            Some(c) => flume::bounded(c),
+            None => flume::unbounded(),
+        }
+    }
+    fn send(tx: &Self::Tx, v: u64) {
+        tx.send(v).unwrap()
+    }
+    fn recv(rx: &Self::Rx) -> u64 {
+        rx.recv().unwrap()
+    }
+}
+
+/// One producer thread, one consumer thread: ns per message.
+fn spsc<C: Chan>(cap: Option<usize>) -> f64 {
+    let (tx, rx) = C::make(cap);
+    let start = Instant::now();
+    let p = thread::spawn(move || {
+        for i in 0..N {
+            C::send(&tx, i);
+        }
+    });
+    let mut sum = 0u64;
+    for _ in 0..N {
+        sum = sum.wrapping_add(C::recv(&rx));
+    }
+    p.join().unwrap();
+    assert_eq!(sum, N * (N - 1) / 2);
+    start.elapsed().as_nanos() as f64 / N as f64
+}
+
+/// Send then receive on one thread: ns per message (a pair of operations).
+fn same_thread<C: Chan>(cap: Option<usize>) -> f64 {
+    let (tx, rx) = C::make(cap);
+    let start = Instant::now();
+    let mut sum = 0u64;
+    for i in 0..N {
+        C::send(&tx, i);
+        sum = sum.wrapping_add(C::recv(&rx));
+    }
+    assert_eq!(sum, N * (N - 1) / 2);
+    start.elapsed().as_nanos() as f64 / N as f64
+}
+
+fn best(f: impl Fn() -> f64) -> f64 {
+    (0..RUNS).map(|_| f()).fold(f64::INFINITY, f64::min)
+}
+
+fn row(
+    name: &str,
+    f: fn(Option<usize>) -> f64,
+    g: fn(Option<usize>) -> f64,
+    h: fn(Option<usize>) -> f64,
+    cap: Option<usize>,
+) {
+    let (m, c, fl) = (best(|| f(cap)), best(|| g(cap)), best(|| h(cap)));
+    println!(
+        "{name:<28} {m:>9.1} {c:>11.1} {fl:>8.1}   {:>5.2}x",
+        m / c.min(fl)
+    );
+}
+
+fn main() {
+    if std::env::var_os("ONLY_MOTET_SAME_THREAD").is_some() {
+        // For profiling: just motet, send-then-receive on one thread.
+        for _ in 0..10 {
+            same_thread::<Motet>(Some(1024));
+        }
+        return;
+    }
+    println!(
+        "{:<28} {:>9} {:>11} {:>8}   motet / best other",
+        "ns/msg (best of 5)", "motet", "crossbeam", "flume"
+    );
+    row(
+        "bounded(1024), 2 threads",
+        spsc::<Motet>,
+        spsc::<Crossbeam>,
+        spsc::<Flume>,
+        Some(1024),
+    );
+    row(
+        "unbounded, 2 threads",
+        spsc::<Motet>,
+        spsc::<Crossbeam>,
+        spsc::<Flume>,
+        None,
+    );
+    row(
+        "bounded(1024), same thread",
+        same_thread::<Motet>,
+        same_thread::<Crossbeam>,
+        same_thread::<Flume>,
+        Some(1024),
+    );
+    row(
+        "unbounded, same thread",
+        same_thread::<Motet>,
+        same_thread::<Crossbeam>,
+        same_thread::<Flume>,
+        None,
+    );
+}

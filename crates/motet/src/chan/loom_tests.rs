@@ -1,0 +1,213 @@
+//! Loom models of the channel protocol: every interleaving of a few
+//! threads, with cancellation and select. Each model counts values: every
+//! value sent ends up in exactly one place (received, handed back, or
+//! still in the channel).
+//!
+//! Run: `RUSTFLAGS="--cfg loom" cargo test -p motet --lib --release -- loom_tests`
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use loom::thread;
+
+use super::*;
+
+/// Runs a model exhaustively (no preemption bound: these finish in
+/// seconds).
+fn model<F: Fn() + Sync + Send + 'static>(f: F) {
+    loom::model(f);
+}
+
+/// Polls once with a waker that does nothing.
+fn poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
+    let mut cx = Context::from_waker(Waker::noop());
+    Pin::new(f).poll(&mut cx)
+}
+
+/// Polls to completion, blocking on a loom `Notify` between polls (a
+/// lost wake-up shows up as a deadlock that loom reports).
+fn block_on<F: Future>(f: F) -> F::Output {
+    struct Flag(loom::sync::Notify);
+    impl std::task::Wake for Flag {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.notify();
+        }
+    }
+    let flag = std::sync::Arc::new(Flag(loom::sync::Notify::new()));
+    let waker = Waker::from(flag.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        flag.0.wait();
+    }
+}
+
+/// Drains what is left in the channel.
+fn drain(rx: &Receiver<u32>) -> Vec<u32> {
+    let mut out = Vec::new();
+    while let Ok(v) = rx.try_recv() {
+        out.push(v);
+    }
+    out
+}
+
+#[test]
+fn rendezvous_send_recv_blocking_on_futures() {
+    model(|| {
+        let (tx, rx) = bounded::<u32>(0);
+        let t = thread::spawn(move || {
+            block_on(tx.send_async(7)).unwrap();
+        });
+        assert_eq!(block_on(rx.recv_async()), Ok(7));
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn buffered_close_drains_then_closed() {
+    model(|| {
+        let (tx, rx) = bounded::<u32>(1);
+        let t = thread::spawn(move || {
+            tx.send_async(1).now_or_block();
+            tx.close();
+        });
+        assert_eq!(block_on(rx.recv_async()), Ok(1));
+        assert_eq!(block_on(rx.recv_async()), Err(RecvError));
+        t.join().unwrap();
+    });
+}
+
+trait NowOrBlock {
+    fn now_or_block(self);
+}
+
+impl<'a> NowOrBlock for SendFut<'a, u32> {
+    fn now_or_block(self) {
+        block_on(self).unwrap();
+    }
+}
+
+#[test]
+fn cancelled_send_and_recv_lose_nothing() {
+    model(|| {
+        let (tx, rx) = bounded::<u32>(0);
+        let rx2 = rx.clone();
+        let sender = thread::spawn(move || {
+            let mut f = tx.send_async(1);
+            match poll_once(&mut f) {
+                Poll::Ready(r) => {
+                    r.unwrap();
+                    0
+                }
+                Poll::Pending => match f.cancel() {
+                    Some(_) => 1, // handed back
+                    None => 0,    // taken by a receiver
+                },
+            }
+        });
+        let receiver = thread::spawn(move || {
+            let mut f = rx2.recv_async();
+            match poll_once(&mut f) {
+                Poll::Ready(r) => r.map(|_| 1).unwrap_or(0),
+                // Dropped while pending: a handed value goes back.
+                Poll::Pending => 0,
+            }
+        });
+        let back = sender.join().unwrap();
+        let got = receiver.join().unwrap();
+        let left = drain(&rx).len() as u32;
+        assert_eq!(back + got + left, 1, "back {back} got {got} left {left}");
+    });
+}
+
+#[test]
+fn select_recv_cancelled_loses_nothing() {
+    model(|| {
+        let (tx1, rx1) = bounded::<u32>(0);
+        let (tx2, rx2) = bounded::<u32>(1);
+        let s1 = thread::spawn(move || tx1.try_send(1).is_ok() as u32);
+        let s2 = thread::spawn(move || tx2.try_send(2).is_ok() as u32);
+        let got = {
+            let mut a = RecvArm::new(&rx1);
+            let mut b = RecvArm::new(&rx2);
+            let mut sel = Select::new();
+            sel.recv(&mut a);
+            sel.recv(&mut b);
+            let mut fut = sel.select_async();
+            let done = poll_once(&mut fut).is_ready();
+            let late = fut.cancel().is_some();
+            drop(fut);
+            let (ra, rb) = (a.take(), b.take());
+            let got = matches!(ra, Some(Ok(_))) as u32 + matches!(rb, Some(Ok(_))) as u32;
+            assert!(ra.is_none() || rb.is_none(), "a select completed two arms");
+            assert!(got <= 1, "a select completed two arms");
+            assert!(!(done && late));
+            (got, ra, rb)
+        };
+        let (got, ra, rb) = got;
+        let (o1, o2) = (s1.join().unwrap(), s2.join().unwrap());
+        let sent = o1 + o2;
+        let (l1, l2) = (drain(&rx1), drain(&rx2));
+        let left = (l1.len() + l2.len()) as u32;
+        assert_eq!(
+            got + left,
+            sent,
+            "{ra:?} {rb:?} left {l1:?} {l2:?} sent {o1} {o2}"
+        );
+    });
+}
+
+#[test]
+fn select_send_arms_complete_at_most_once() {
+    model(|| {
+        let (tx1, rx1) = bounded::<u32>(0);
+        let (tx2, rx2) = bounded::<u32>(0);
+        let r1 = thread::spawn(move || drain(&rx1).len() as u32);
+        let r2 = thread::spawn(move || {
+            let mut f = rx2.recv_async();
+            poll_once(&mut f).is_ready() as u32 + f.cancel().is_some() as u32
+        });
+        let mut a = SendArm::new(&tx1, 1);
+        let mut b = SendArm::new(&tx2, 2);
+        let mut sel = Select::new();
+        sel.send(&mut a);
+        sel.send(&mut b);
+        let mut fut = sel.select_async();
+        let _ = poll_once(&mut fut);
+        drop(fut);
+        let (ra, rb) = (a.take(), b.take());
+        assert!(ra.is_none() || rb.is_none(), "a select completed two arms");
+        let won = matches!(ra, Some(Ok(()))) as u32 + matches!(rb, Some(Ok(()))) as u32;
+        let failed = matches!(ra, Some(Err(_))) as u32 + matches!(rb, Some(Err(_))) as u32;
+        let unsent = failed + a.into_unsent().is_some() as u32 + b.into_unsent().is_some() as u32;
+        let received = r1.join().unwrap() + r2.join().unwrap();
+        assert!(won <= 1);
+        assert_eq!(received, won);
+        assert_eq!(unsent + won, 2);
+    });
+}
+
+#[test]
+fn a_handed_value_goes_back_when_its_receiver_is_dropped() {
+    model(|| {
+        let (tx, rx) = bounded::<u32>(0);
+        let rx2 = rx.clone();
+        // Receiver A parks, then gives up at some point.
+        let a = thread::spawn(move || {
+            let mut f = rx2.recv_async();
+            let got = matches!(poll_once(&mut f), Poll::Ready(Ok(_))) as u32;
+            drop(f); // a value handed to it meanwhile must go back
+            got
+        });
+        // The sender hands the value to whichever receiver waits.
+        let s = thread::spawn(move || tx.try_send(5).is_ok() as u32);
+        let got_a = a.join().unwrap();
+        let sent = s.join().unwrap();
+        let left = drain(&rx).len() as u32;
+        assert_eq!(got_a + left, sent, "got {got_a} left {left} sent {sent}");
+    });
+}

@@ -1,0 +1,156 @@
+//! Channels with Go's semantics and Go's `select`, one type for every
+//! kind of unit.
+//!
+//! ```
+//! # let rt = motet::runtime::Runtime::new().unwrap();
+//! let (tx, rx) = motet::chan::bounded::<u32>(0); // unbuffered, as in Go
+//! // An OS thread sends (blocking)...
+//! let t = std::thread::spawn(move || {
+//!     for i in 0..3 {
+//!         tx.send(i).unwrap();
+//!     }
+//! });
+//! // ...and an async task receives (awaiting).
+//! let sum = rt.block_on(async move {
+//!     let mut sum = 0;
+//!     while let Ok(v) = rx.recv_async().await {
+//!         sum += v;
+//!     }
+//!     sum
+//! });
+//! t.join().unwrap();
+//! assert_eq!(sum, 3);
+//! ```
+//!
+//! Every operation has three shapes: blocking (`send`, `recv`, and the
+//! `_timeout`/`_deadline` forms), which wait through
+//! [`wait`](crate::wait::wait) (so they park an OS thread, will suspend a
+//! green thread, and refuse on an event-loop thread); async (`send_async`,
+//! `recv_async`, named futures [`SendFut`] and [`RecvFut`]; compose with
+//! [`motet::time::timeout`](crate::time::timeout) for deadlines); and
+//! non-waiting (`try_send`, `try_recv`). [`select!`](crate::select) and
+//! [`select_async!`](crate::select_async) wait on several at once; the
+//! [`Select`] builder is the same without a macro.
+//!
+//! # Glossary
+//!
+//! - **buffer**: the values sent and not yet received; up to `cap` of them
+//!   (`bounded(cap)`), or any number (`unbounded`). A **rendezvous**
+//!   channel has `cap == 0`: a send completes only when a receiver takes
+//!   the value.
+//! - **offer**: a sender that could not complete parks its value in the
+//!   channel's `sendq`, and waits for a receiver to *take* it.
+//! - **interest**: a receiver that could not complete waits in `recvq`;
+//!   a sender may *hand* it a value (into the `delivered` slots).
+//! - **signal**: the claim word of one waiting operation. A select parks
+//!   one offer or interest per arm, all sharing one signal; whoever
+//!   completes an arm first claims the signal (a CAS), and every other arm
+//!   of that select becomes **stale**.
+//! - **closed**: after [`Sender::close`] or when the last sender is gone.
+//!
+//! # Design
+//!
+//! One mutex per channel over everything (buffer, `sendq`, `recvq`,
+//! `delivered`, closed flag, handle counts), as Go's `hchan`: every
+//! operation is one short critical section, and wakers are collected under
+//! the lock and woken after it is released (Go's `closechan` does the
+//! same). Who moves a value where:
+//!
+//! | operation | under the channel lock |
+//! |---|---|
+//! | send | hand the value to the oldest live interest; else buffer it if there is room and no live offer ahead; else park an offer (or fail, for `try_send`) |
+//! | receive | take the buffer's oldest value, then refill the buffer from the oldest live offers; else take the oldest live offer; else register an interest |
+//! | close | set the flag, wake every waiter; parked senders withdraw their values and fail |
+//!
+//! So waiting senders and waiting receivers are each served strictly in
+//! FIFO order, and a buffered value never overtakes an older one:
+//! per-producer order holds.
+//!
+//! **Select** (`chan/select.rs`), on every poll: (1) withdraw every parked
+//! arm; if one was claimed meanwhile, that arm is the result; (2) try the
+//! arms in a fresh random order (Fisher-Yates) and complete the first that
+//! is ready, so each ready arm is equally likely; (3) park every arm with
+//! one shared signal, and if an arm became ready while parking, go back to
+//! (1). Between (1) and (3) the select has nothing parked, so nobody can
+//! claim it while it completes an arm itself: no select ever holds two
+//! channel locks, and none can deadlock. This is Go's `selectgo` (which
+//! also dequeues all its waiters each time it wakes), with the lock-all
+//! step replaced by withdrawal.
+//!
+//! # Cancellation safety (invariant)
+//!
+//! *Dropping any pending future (send, receive, select) loses no value and
+//! duplicates none: every value is, at every moment, in exactly one place:
+//! a sender's hands, an offer, the buffer, a `delivered` slot, or a
+//! receiver's hands.*
+//!
+//! - A parked sender's value is taken only by a receiver that completes in
+//!   the same critical section (pull, never push): dropping the send
+//!   future withdraws the offer, and if it is already gone the value was
+//!   received. A rendezvous send therefore completes exactly when a
+//!   receiver takes it.
+//! - A value is *handed* only to a receiver that is parked (an interest),
+//!   and the receiver's future may be dropped before it returns the value.
+//!   Its `Drop` then puts the value back: to the next live interest, or to
+//!   the front of the buffer (past capacity if need be: order is kept,
+//!   since it is older than anything buffered after it).
+//! - A losing select arm takes nothing: a receive arm that was not chosen
+//!   left the channel untouched; a send arm keeps its value
+//!   ([`SendArm::into_unsent`]). Stale offers keep their values until their
+//!   owner withdraws them; receivers skip them.
+//!
+//! # Rejected alternatives
+//!
+//! - **Lock-free flavors** (crossbeam's array/list/zero). Faster by a few
+//!   nanoseconds uncontended, but select and cancellation then need a
+//!   separate waiter protocol per flavor; one lock keeps every rule above
+//!   in one critical section that loom can check whole.
+//! - **Push to waiting receivers everywhere** (Go's direct handoff,
+//!   including from parked senders). Go can, because a goroutine cannot be
+//!   cancelled while parked; a future can. Handing a parked sender's value
+//!   to a receiver that is then dropped would complete a rendezvous send
+//!   that nobody received. Pull from offers, push only into interests with
+//!   put-back.
+//! - **Waking receivers and letting them compete** (no handoff). Simpler,
+//!   but a fresh receiver can barge past one that has waited, forever.
+//! - **Locking every channel of a select in address order** (Go). Needs
+//!   guards of different types held at once and bars two arms on one
+//!   channel; withdrawal gets the same exclusion with one lock at a time.
+//!
+//! # Known limits
+//!
+//! - A value handed to a receive future that is woken but then neither
+//!   polled nor dropped stays reserved for it (as with any fair queue).
+//! - Sends and receives on a closed channel never panic (Go's send on a
+//!   closed channel does): a send returns the value in an error, and
+//!   closing twice is harmless.
+//! - The blocking forms with a timeout wait with `park_timeout`
+//!   ([`wait_until`](crate::wait::wait_until)); the async forms use the
+//!   runtime's timer wheel.
+
+mod error;
+mod macros;
+mod ops;
+mod select;
+mod state;
+
+pub use error::{
+    RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
+};
+pub use ops::{bounded, unbounded, Iter, Receiver, RecvFut, SendFut, Sender, TryIter};
+pub use select::{RecvArm, Select, SelectFut, SendArm};
+
+#[cfg(all(test, loom))]
+mod loom_tests;
+
+/// Compile-time checks: handles are `Send + Sync + Clone`, futures `Send`.
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn is_send_sync<T: Send + Sync + Clone>() {}
+    fn is_send<T: Send>() {}
+    is_send_sync::<Sender<String>>();
+    is_send_sync::<Receiver<String>>();
+    is_send::<SendFut<'static, String>>();
+    is_send::<RecvFut<'static, String>>();
+    is_send::<SelectFut<'static>>();
+}

@@ -1,0 +1,569 @@
+//! motet::chan across contexts, under cancellation, and with select.
+//!
+//! No timing assertions; every wait is bounded (`within`), so a bug fails
+//! the test instead of hanging it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use motet::chan::{self, Receiver, Sender};
+use motet::runtime::{Handle, Runtime};
+
+/// Runs `f` on its own thread; fails the test if it takes longer than
+/// `secs` (the thread is left behind).
+fn within<R: Send + 'static>(secs: u64, f: impl FnOnce() -> R + Send + 'static) -> R {
+    let (tx, rx) = chan::bounded(1);
+    thread::spawn(move || {
+        let r = f();
+        let _ = tx.send(r);
+    });
+    rx.recv_timeout(Duration::from_secs(secs))
+        .expect("the test did not finish in time (deadlock or lost wake-up?)")
+}
+
+/// An event-loop runtime driven by a thread of its own until dropped.
+struct Loop {
+    handle: Handle,
+    stop: Sender<()>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Loop {
+    fn new() -> Loop {
+        let (stop, stopped) = chan::bounded::<()>(0);
+        let (htx, hrx) = chan::bounded(1);
+        let thread = thread::spawn(move || {
+            let rt = Runtime::builder().event_loop().build().unwrap();
+            htx.send(rt.handle().clone()).unwrap();
+            rt.block_on(async move {
+                let _ = stopped.recv_async().await;
+            });
+        });
+        let handle = hrx.recv_timeout(Duration::from_secs(10)).unwrap();
+        Loop {
+            handle,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Loop {
+    fn drop(&mut self) {
+        self.stop.close();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Where a unit runs. Adding a context is one variant here and one arm in
+/// `run`.
+#[derive(Debug, Clone, Copy)]
+enum Ctx {
+    Thread,
+    EventLoopTask,
+    GreenOnEventLoop,
+    StealingTask,
+    GreenOnStealing,
+    PerCoreTask,
+}
+
+const CONTEXTS: &[Ctx] = &[
+    Ctx::Thread,
+    Ctx::EventLoopTask,
+    Ctx::GreenOnEventLoop,
+    Ctx::StealingTask,
+    Ctx::GreenOnStealing,
+    Ctx::PerCoreTask,
+];
+
+/// One runtime of each flavor.
+struct Runtimes {
+    event_loop: Loop,
+    stealing: Runtime,
+    per_core: Runtime,
+}
+
+impl Runtimes {
+    fn new() -> Runtimes {
+        Runtimes {
+            event_loop: Loop::new(),
+            stealing: Runtime::builder().work_stealing(2).build().unwrap(),
+            per_core: Runtime::builder().per_core(2).build().unwrap(),
+        }
+    }
+}
+
+/// A unit's program, in both shapes: blocking (threads, green threads) and
+/// async (tasks).
+trait Unit: Send + 'static {
+    type Out: Send + 'static;
+    fn blocking(self) -> Self::Out;
+    fn run_async(self) -> impl std::future::Future<Output = Self::Out> + Send;
+}
+
+/// Starts `unit` in `ctx`; its output arrives on the returned receiver.
+fn run<U: Unit>(ctx: Ctx, rts: &Runtimes, unit: U) -> Receiver<U::Out> {
+    let (tx, rx) = chan::bounded(1);
+    match ctx {
+        Ctx::Thread => {
+            thread::spawn(move || {
+                let _ = tx.send(unit.blocking());
+            });
+        }
+        Ctx::EventLoopTask => as_task(&rts.event_loop.handle, unit, tx),
+        Ctx::StealingTask => as_task(rts.stealing.handle(), unit, tx),
+        Ctx::PerCoreTask => as_task(rts.per_core.handle(), unit, tx),
+        Ctx::GreenOnEventLoop => as_green(&rts.event_loop.handle, unit, tx),
+        Ctx::GreenOnStealing => as_green(rts.stealing.handle(), unit, tx),
+    }
+    rx
+}
+
+fn as_task<U: Unit>(handle: &Handle, unit: U, tx: Sender<U::Out>) {
+    drop(handle.spawn(async move {
+        let out = unit.run_async().await;
+        let _ = tx.send_async(out).await;
+    }));
+}
+
+fn as_green<U: Unit>(handle: &Handle, unit: U, tx: Sender<U::Out>) {
+    let _in_runtime = handle.enter();
+    drop(motet::green::spawn(move || {
+        let _ = tx.send(unit.blocking());
+    }));
+}
+
+struct Producer {
+    tx: Sender<(usize, u64)>,
+    id: usize,
+    n: u64,
+}
+
+impl Unit for Producer {
+    type Out = ();
+    fn blocking(self) {
+        for i in 0..self.n {
+            self.tx.send((self.id, i)).unwrap();
+        }
+    }
+    async fn run_async(self) {
+        for i in 0..self.n {
+            self.tx.send_async((self.id, i)).await.unwrap();
+        }
+    }
+}
+
+struct Consumer {
+    rx: Receiver<(usize, u64)>,
+}
+
+impl Unit for Consumer {
+    type Out = Vec<(usize, u64)>;
+    fn blocking(self) -> Self::Out {
+        let mut got = Vec::new();
+        while let Ok(m) = self.rx.recv() {
+            got.push(m);
+        }
+        got
+    }
+    async fn run_async(self) -> Self::Out {
+        let mut got = Vec::new();
+        while let Ok(m) = self.rx.recv_async().await {
+            got.push(m);
+        }
+        got
+    }
+}
+
+fn check_exactly_once_in_order(results: Vec<Vec<(usize, u64)>>, producers: usize, n: u64) {
+    let mut seen = HashSet::new();
+    for got in &results {
+        let mut last: HashMap<usize, u64> = HashMap::new();
+        for &(p, i) in got {
+            assert!(seen.insert((p, i)), "({p}, {i}) received twice");
+            if let Some(&prev) = last.get(&p) {
+                assert!(i > prev, "producer {p}: {i} after {prev}");
+            }
+            last.insert(p, i);
+        }
+    }
+    assert_eq!(seen.len() as u64, producers as u64 * n, "messages lost");
+}
+
+#[test]
+fn every_pair_of_contexts_many_producers_many_consumers() {
+    within(120, || {
+        let rts = Runtimes::new();
+        for &pc in CONTEXTS {
+            for &cc in CONTEXTS {
+                for cap in [Some(0), Some(1), Some(16), None] {
+                    let (tx, rx) = match cap {
+                        Some(c) => chan::bounded(c),
+                        None => chan::unbounded(),
+                    };
+                    let (producers, consumers, n) = (4, 3, 500);
+                    let done: Vec<_> = (0..producers)
+                        .map(|id| {
+                            let tx = tx.clone();
+                            run(pc, &rts, Producer { tx, id, n })
+                        })
+                        .collect();
+                    drop(tx);
+                    let outs: Vec<_> = (0..consumers)
+                        .map(|_| run(cc, &rts, Consumer { rx: rx.clone() }))
+                        .collect();
+                    drop(rx);
+                    for d in done {
+                        d.recv_timeout(Duration::from_secs(30))
+                            .unwrap_or_else(|e| panic!("{pc:?}->{cc:?} cap {cap:?}: producer {e}"));
+                    }
+                    let results = outs
+                        .into_iter()
+                        .map(|o| o.recv_timeout(Duration::from_secs(30)).unwrap())
+                        .collect();
+                    check_exactly_once_in_order(results, producers, n);
+                }
+            }
+        }
+    });
+}
+
+/// A message that records in `lost` if it is dropped without having been
+/// received (or handed back to its sender).
+struct Msg {
+    id: u64,
+    accounted: bool,
+    lost: Arc<Mutex<Vec<u64>>>,
+}
+
+impl Drop for Msg {
+    fn drop(&mut self) {
+        if !self.accounted {
+            self.lost.lock().unwrap().push(self.id);
+        }
+    }
+}
+
+struct Ledger {
+    lost: Arc<Mutex<Vec<u64>>>,
+    /// Sends that did not report success (cancelled or timed out).
+    unsure: Mutex<HashSet<u64>>,
+    received: Mutex<HashSet<u64>>,
+}
+
+impl Ledger {
+    fn receive(&self, mut m: Msg) {
+        m.accounted = true;
+        assert!(self.received.lock().unwrap().insert(m.id), "{} twice", m.id);
+    }
+}
+
+/// Producers and consumers on threads and tasks give up at random
+/// moments (timeouts drop or cancel their futures; selects lose arms):
+/// every message whose send succeeded is received exactly once, and a
+/// message is dropped unreceived only if its send did not succeed.
+#[test]
+fn cancelled_sends_receives_and_selects_lose_nothing() {
+    within(120, || {
+        let lp = Arc::new(Loop::new());
+        for cap in [0usize, 2] {
+            let (tx, rx) = chan::bounded::<Msg>(cap);
+            let (tx2, rx2) = chan::bounded::<Msg>(cap);
+            let ledger = Arc::new(Ledger {
+                lost: Arc::new(Mutex::new(Vec::new())),
+                unsure: Mutex::new(HashSet::new()),
+                received: Mutex::new(HashSet::new()),
+            });
+            let per = 300u64;
+            let mut waits = Vec::new();
+            for p in 0..4u64 {
+                let (tx, tx2, ledger) = (tx.clone(), tx2.clone(), ledger.clone());
+                let (dtx, drx) = chan::bounded::<()>(1);
+                waits.push(drx);
+                let msg = {
+                    let lost = ledger.lost.clone();
+                    move |i: u64| Msg {
+                        id: p * 1_000_000 + i,
+                        accounted: false,
+                        lost: lost.clone(),
+                    }
+                };
+                if p % 2 == 0 {
+                    thread::spawn(move || {
+                        for i in 0..per {
+                            let m = msg(i);
+                            let id = m.id;
+                            let timeout = Duration::from_micros(50 * (i % 7));
+                            if i % 3 == 0 {
+                                // A select of two sends: the loser keeps its value.
+                                let m2 = msg(i + 500_000);
+                                let id2 = m2.id;
+                                let (mut a, mut b) =
+                                    (chan::SendArm::new(&tx, m), chan::SendArm::new(&tx2, m2));
+                                let mut sel = chan::Select::new();
+                                sel.send(&mut a);
+                                sel.send(&mut b);
+                                let _ = sel.select_timeout(timeout);
+                                for (arm_ok, unsent, id) in [
+                                    (matches!(a.take(), Some(Ok(()))), a.into_unsent(), id),
+                                    (matches!(b.take(), Some(Ok(()))), b.into_unsent(), id2),
+                                ] {
+                                    if !arm_ok {
+                                        ledger.unsure.lock().unwrap().insert(id);
+                                    }
+                                    if let Some(mut v) = unsent {
+                                        v.accounted = true; // handed back
+                                    }
+                                }
+                            } else {
+                                match tx.send_timeout(m, timeout) {
+                                    Ok(()) => {}
+                                    Err(e) => {
+                                        ledger.unsure.lock().unwrap().insert(id);
+                                        e.into_inner().accounted = true; // handed back
+                                    }
+                                }
+                            }
+                        }
+                        let _ = dtx.send(());
+                    });
+                } else {
+                    drop(lp.handle.spawn(async move {
+                        for i in 0..per {
+                            let m = msg(i);
+                            let id = m.id;
+                            let t = Duration::from_millis(i % 3);
+                            // Timeout drops the future (the value with it).
+                            match motet::time::timeout(t, tx.send_async(m)).await {
+                                Ok(Ok(())) => {}
+                                _ => {
+                                    ledger.unsure.lock().unwrap().insert(id);
+                                }
+                            }
+                        }
+                        let _ = dtx.send_async(()).await;
+                    }));
+                }
+            }
+            drop((tx, tx2));
+            let mut consumers = Vec::new();
+            for c in 0..4u64 {
+                let (rx, rx2, ledger) = (rx.clone(), rx2.clone(), ledger.clone());
+                let (dtx, drx) = chan::bounded::<()>(1);
+                consumers.push(drx);
+                if c % 2 == 0 {
+                    thread::spawn(move || {
+                        let mut k = 0u64;
+                        loop {
+                            k += 1;
+                            let t = Duration::from_micros(30 * (k % 5));
+                            if k % 2 == 0 {
+                                let (mut a, mut b) =
+                                    (chan::RecvArm::new(&rx), chan::RecvArm::new(&rx2));
+                                let mut sel = chan::Select::new();
+                                sel.recv(&mut a);
+                                sel.recv(&mut b);
+                                let _ = sel.select_timeout(t);
+                                let (ra, rb) = (a.take(), b.take());
+                                let a_closed = matches!(ra, Some(Err(_)));
+                                let b_closed = matches!(rb, Some(Err(_)));
+                                if let Some(Ok(m)) = ra {
+                                    ledger.receive(m);
+                                }
+                                if let Some(Ok(m)) = rb {
+                                    ledger.receive(m);
+                                }
+                                if a_closed && rx2.is_closed() && rx2.is_empty() {
+                                    break;
+                                }
+                                if b_closed && rx.is_closed() && rx.is_empty() {
+                                    break;
+                                }
+                            } else {
+                                match rx.recv_timeout(t) {
+                                    Ok(m) => ledger.receive(m),
+                                    Err(chan::RecvTimeoutError::Closed) => {
+                                        if rx2.is_closed() && rx2.is_empty() {
+                                            break;
+                                        }
+                                    }
+                                    Err(_) => {}
+                                }
+                            }
+                        }
+                        let _ = dtx.send(());
+                    });
+                } else {
+                    drop(lp.handle.spawn(async move {
+                        let mut k = 0u64;
+                        loop {
+                            k += 1;
+                            let t = Duration::from_millis(k % 3);
+                            // A closed channel is always ready (as in Go), so a
+                            // select that kept it would spin without yielding to
+                            // the loop: select only over channels still open.
+                            let done1 = rx.is_closed() && rx.is_empty();
+                            let done2 = rx2.is_closed() && rx2.is_empty();
+                            let r = if done2 {
+                                motet::time::timeout(t, rx.recv_async()).await
+                            } else if done1 {
+                                motet::time::timeout(t, rx2.recv_async()).await
+                            } else {
+                                motet::time::timeout(t, async {
+                                    motet::select_async! {
+                                        recv(rx) -> m => m,
+                                        recv(rx2) -> m => m,
+                                    }
+                                })
+                                .await
+                            };
+                            match r {
+                                Ok(Ok(m)) => ledger.receive(m),
+                                Ok(Err(_))
+                                    if rx.is_closed()
+                                        && rx2.is_closed()
+                                        && rx.is_empty()
+                                        && rx2.is_empty() =>
+                                {
+                                    break
+                                }
+                                _ => {}
+                            }
+                        }
+                        let _ = dtx.send_async(()).await;
+                    }));
+                }
+            }
+            for (k, w) in waits.into_iter().chain(consumers).enumerate() {
+                w.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| {
+                    panic!("unit {k} (0-3 producers, 4-7 consumers; even: threads) did not finish")
+                });
+            }
+            // Whatever is left in the channels counts as received.
+            for r in [&rx, &rx2] {
+                while let Ok(m) = r.try_recv() {
+                    ledger.receive(m);
+                }
+            }
+            let lost = ledger.lost.lock().unwrap().clone();
+            let unsure = ledger.unsure.lock().unwrap();
+            let received = ledger.received.lock().unwrap();
+            for id in &lost {
+                assert!(
+                    unsure.contains(id),
+                    "message {id} was sent successfully but lost"
+                );
+                assert!(
+                    !received.contains(id),
+                    "message {id} both received and dropped"
+                );
+            }
+            // Every message is accounted for exactly once.
+            let sends = 4 * per + 2 * (per / 3);
+            let handed_back = sends as usize - received.len() - lost.len();
+            assert!(received.len() + lost.len() + handed_back == sends as usize);
+            assert!(!received.is_empty(), "nothing got through at all");
+            eprintln!(
+                "cap {cap}: {} received, {} dropped with cancelled futures, {handed_back} handed back, {} sends unsure",
+                received.len(),
+                lost.len(),
+                unsure.len()
+            );
+        }
+    });
+}
+
+#[test]
+fn select_fairness_between_ready_arms() {
+    within(60, || {
+        let (tx1, rx1) = chan::unbounded::<u8>();
+        let (tx2, rx2) = chan::unbounded::<u8>();
+        let (tx3, rx3) = chan::unbounded::<u8>();
+        let n = 3000;
+        for _ in 0..n {
+            tx1.send(1).unwrap();
+            tx2.send(2).unwrap();
+            tx3.send(3).unwrap();
+        }
+        let mut counts = [0usize; 3];
+        for _ in 0..n {
+            let i = motet::select! {
+                recv(rx1) -> _m => 0,
+                recv(rx2) -> _m => 1,
+                recv(rx3) -> _m => 2,
+            };
+            counts[i] += 1;
+        }
+        // Each arm expects n/3; a loose bound that only a biased choice fails.
+        for c in counts {
+            assert!(c > n / 3 / 2, "unfair: {counts:?}");
+        }
+        // Losing arms consumed nothing.
+        assert_eq!(rx1.len() + rx2.len() + rx3.len(), 3 * n - n);
+    });
+}
+
+#[test]
+fn waiting_receivers_are_served_in_fifo_order() {
+    within(30, || {
+        let rt = Runtime::new().unwrap();
+        rt.block_on(async {
+            let (tx, rx) = chan::bounded::<u32>(0);
+            let mut handles = Vec::new();
+            for _ in 0..4 {
+                let rx = rx.clone();
+                handles.push(motet::task::spawn(async move { rx.recv_async().await }));
+            }
+            // The loop runs tasks in spawn order: after a few yields every
+            // receiver is parked, oldest first.
+            for _ in 0..4 {
+                motet::task::yield_now().await;
+            }
+            for v in 0..4 {
+                // A rendezvous try_send succeeds only into a waiting receiver.
+                tx.try_send(v).unwrap();
+            }
+            for (k, h) in handles.into_iter().enumerate() {
+                assert_eq!(h.await.unwrap(), Ok(k as u32));
+            }
+        });
+    });
+}
+
+#[test]
+fn async_select_with_timeout_and_send_arm() {
+    within(30, || {
+        let rt = Runtime::new().unwrap();
+        rt.block_on(async {
+            let (tx, rx) = chan::bounded::<u32>(0);
+            // Nobody receives: the timeout arm runs and the value is not sent.
+            let r = motet::select_async! {
+                send(tx, 1) -> _r => "sent",
+                timeout(Duration::from_millis(5)) => "timeout",
+            };
+            assert_eq!(r, "timeout");
+            assert!(rx.try_recv().is_err());
+            let h = motet::task::spawn(async move { rx.recv_async().await });
+            let r = motet::select_async! {
+                send(tx, 2) -> r => { r.unwrap(); "sent" },
+                timeout(Duration::from_secs(10)) => "timeout",
+            };
+            assert_eq!(r, "sent");
+            assert_eq!(h.await.unwrap(), Ok(2));
+        });
+    });
+}
+
+#[test]
+fn blocking_recv_on_an_event_loop_thread_panics() {
+    let rt = Runtime::new().unwrap();
+    let (_tx, rx) = chan::bounded::<u8>(1);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt.block_on(async { rx.recv() })
+    }));
+    assert!(r.is_err());
+}
