@@ -54,6 +54,7 @@
 pub(crate) mod context;
 pub(crate) mod event_loop;
 mod idle;
+mod lifo;
 mod parker;
 pub(crate) mod per_core;
 mod registry;

@@ -7,9 +7,11 @@
 //!   `Worker`); other workers steal half of it at a time through its
 //!   `Stealer`.
 //! - **LIFO slot**: one task a worker runs next, ahead of its queue: the task
-//!   woken by the task that just ran. Message passing between two tasks then
-//!   stays on one core, hot in cache, with no other worker woken. Not
-//!   stealable.
+//!   just spawned, or woken, by the task that just ran. A spawn tree then runs
+//!   depth first (few live tasks, each freed by the thread that allocated
+//!   it), and message passing between two tasks stays on one core, hot in
+//!   cache, with no other worker woken. Thieves take it only as a last
+//!   resort, from a worker stuck in one poll (`lifo.rs`; Go's `runnext`).
 //! - **injector**: the global queue, for tasks spawned or woken from outside
 //!   the workers.
 //! - **searching**: a worker with nothing local, looking for work to steal.
@@ -35,10 +37,11 @@
 //! multi-thread runtime loses to its own current_thread runtime on
 //! message-passing workloads on this VM because of such wake-ups. So:
 //!
-//! - a task woken by a running task goes to the LIFO slot and wakes nobody;
-//! - a task pushed onto a stealable queue (a spawn, a LIFO task displaced, a
-//!   yield) wakes one parked worker, as a searcher, only if no worker is
-//!   searching already (the searcher will find it);
+//! - a task spawned or woken by a running task goes to the LIFO slot and
+//!   wakes nobody;
+//! - a task pushed onto a stealable queue (a LIFO task displaced, a yield)
+//!   wakes one parked worker, as a searcher, only if no worker is searching
+//!   already (the searcher will find it);
 //! - a searcher that finds work and was the last searcher wakes one more;
 //! - at most half the workers search at once (no thundering herd).
 //!
@@ -87,12 +90,13 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker as Queue};
 
 use super::event_loop::Parts;
 use super::idle::Idle;
+use super::lifo::LifoSlot;
 use super::parker::{DriverSlot, Parker};
 use super::registry::Registry;
 use super::stall::{PollScope, Probe};
@@ -105,12 +109,18 @@ use crate::task::{Runnable, NO_HOME};
 const MAX_LIFO_POLLS: u32 = 3;
 /// Ticks between two looks at the injector ahead of the local queue.
 const INJECTOR_INTERVAL: u32 = 31;
+/// How long a thief with nothing else to do waits for a victim to move on
+/// before taking its LIFO task. A few microseconds: long against one poll of
+/// a well-behaved task, short against a stall.
+const LIFO_STEAL_WAIT: Duration = Duration::from_micros(5);
 
 /// State shared by every worker and every handle.
 pub(crate) struct Shared {
     driver: Arc<Driver>,
     injector: Injector<Runnable>,
     stealers: Box<[Stealer<Runnable>]>,
+    /// Per worker: its LIFO slot (see `lifo.rs`).
+    lifos: Box<[LifoSlot]>,
     parkers: Box<[Parker]>,
     idle: Idle,
     /// Per worker: wake-ups of its pinned tasks from other threads.
@@ -177,7 +187,6 @@ pub(crate) struct Core {
     shared: Arc<Shared>,
     index: usize,
     queue: Queue<Runnable>,
-    lifo: Cell<Option<Runnable>>,
     lifo_polls: Cell<u32>,
     /// Pinned tasks whose home is this worker (never stolen).
     pinned: RefCell<VecDeque<Runnable>>,
@@ -216,6 +225,7 @@ pub(crate) fn start(
         driver: parts.driver,
         injector: Injector::new(),
         stealers: queues.iter().map(|q| q.stealer()).collect(),
+        lifos: (0..workers).map(|_| LifoSlot::default()).collect(),
         parkers: (0..workers).map(|_| Parker::default()).collect(),
         idle: Idle::new(workers),
         inboxes: (0..workers).map(|_| Inbox::default()).collect(),
@@ -238,7 +248,6 @@ pub(crate) fn start(
                     shared: shared2,
                     index,
                     queue,
-                    lifo: Cell::new(None),
                     lifo_polls: Cell::new(0),
                     pinned: RefCell::new(VecDeque::new()),
                     searching: Cell::new(false),
@@ -294,11 +303,11 @@ impl Shared {
         &self.registry
     }
 
-    /// Registers a new task and queues it (never in a LIFO slot: a spawn is
-    /// work for anyone).
+    /// Registers a new task and queues it: on a worker, in its LIFO slot
+    /// (the previous occupant goes to the stealable queue).
     pub(crate) fn admit(&self, runnable: Runnable, name: Option<&str>) {
         match self.registry.admit(runnable, name) {
-            Ok(runnable) => schedule(runnable, true),
+            Ok(runnable) => schedule(runnable, false),
             Err(runnable) => drop(runnable), // shut down: cancelled
         }
     }
@@ -386,7 +395,7 @@ impl Core {
             self.push_back(runnable);
             return;
         }
-        if let Some(prev) = self.lifo.replace(Some(runnable)) {
+        if let Some(prev) = self.lifo().replace(runnable) {
             self.push_back(prev);
         }
     }
@@ -427,7 +436,7 @@ impl Core {
             loop {
                 self.shared.inboxes[self.index].take_all(&mut self.pinned.borrow_mut());
                 let next = self
-                    .lifo
+                    .lifo()
                     .take()
                     .or_else(|| self.pinned.borrow_mut().pop_front());
                 let next = next
@@ -454,7 +463,7 @@ impl Core {
                 return Some(task);
             }
         }
-        if let Some(task) = self.lifo.take() {
+        if let Some(task) = self.lifo().take() {
             if self.lifo_polls.get() < MAX_LIFO_POLLS {
                 self.lifo_polls.set(self.lifo_polls.get() + 1);
                 return Some(task);
@@ -499,7 +508,40 @@ impl Core {
                 }
             }
         }
-        steal_batch(&self.shared.injector, &self.queue)
+        steal_batch(&self.shared.injector, &self.queue).or_else(|| self.steal_lifo(start))
+    }
+
+    /// The last resort: a victim's LIFO task, if the victim has stayed in
+    /// one poll for [`LIFO_STEAL_WAIT`] (see `lifo.rs`).
+    fn steal_lifo(&self, start: usize) -> Option<Runnable> {
+        let shared = &self.shared;
+        let n = shared.lifos.len();
+        for i in 0..n {
+            let victim = (start + i) % n;
+            if victim == self.index || !shared.lifos[victim].is_occupied() {
+                continue;
+            }
+            let polls = shared.counters[victim].polls.load(Ordering::Relaxed);
+            let since = Instant::now();
+            while since.elapsed() < LIFO_STEAL_WAIT {
+                std::hint::spin_loop();
+            }
+            if shared.counters[victim].polls.load(Ordering::Relaxed) != polls {
+                continue; // the victim moved on: it will run its LIFO task itself
+            }
+            let Some(task) = shared.lifos[victim].take() else {
+                continue;
+            };
+            if let Some(home) = home_of(&task) {
+                if home != self.index {
+                    shared.deliver_home(home, task);
+                    continue;
+                }
+            }
+            Counters::bump(&shared.counters[self.index].steals);
+            return Some(task);
+        }
+        None
     }
 
     fn run_task(&self, task: Runnable) {
@@ -539,7 +581,7 @@ impl Core {
             // Woken by I/O or a timer while parked in the driver (or
             // spuriously): tasks it woke are in our queues.
             let has_local = !self.queue.is_empty()
-                || self.has_lifo()
+                || self.lifo().is_occupied()
                 || !self.pinned.borrow().is_empty()
                 || !shared.inboxes[self.index].is_empty();
             if has_local || shared.has_visible_work() {
@@ -551,11 +593,8 @@ impl Core {
         }
     }
 
-    fn has_lifo(&self) -> bool {
-        let task = self.lifo.take();
-        let has = task.is_some();
-        self.lifo.set(task);
-        has
+    fn lifo(&self) -> &LifoSlot {
+        &self.shared.lifos[self.index]
     }
 
     fn next_random(&self) -> u64 {
