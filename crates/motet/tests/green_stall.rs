@@ -2,33 +2,16 @@
 //! suspending, because a green thread is a task. (Its own test binary: it
 //! installs a global `tracing` subscriber, as `tests/stall.rs` does.)
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+#[path = "common/captured_log.rs"]
+mod captured_log;
+
 use std::time::{Duration, Instant};
 
 use motet::runtime::Runtime;
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn a_spinning_green_thread_is_reported_by_name() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+    let logs = captured_log::install();
 
     let rt = Runtime::builder()
         .event_loop()
@@ -54,7 +37,7 @@ fn a_spinning_green_thread_is_reported_by_name() {
         motet::runtime::Handle::current().stats().stalls - before
     });
     assert_eq!(stalls, 1, "exactly one stalled poll");
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     let line = text
         .lines()
         .find(|l| l.contains("without yielding"))

@@ -307,13 +307,41 @@ fn block_on_inside_block_on_is_refused() {
             inner.block_on(async {});
         })
     }));
-    let msg = *res.unwrap_err().downcast::<&str>().unwrap();
+    let payload = res.unwrap_err();
+    let msg = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap();
     assert!(msg.contains("inside another one"), "{msg}");
     // The outer runtime is still usable.
     assert_eq!(
         rt.block_on(async { task::spawn(async { 3 }).await.unwrap() }),
         3
     );
+}
+
+#[test]
+fn block_on_on_a_worker_thread_is_refused_for_every_flavor() {
+    let outer = Runtime::builder().work_stealing(2).build().unwrap();
+    for flavor in 0..3 {
+        let err = outer
+            .block_on(outer.spawn(async move {
+                let builder = match flavor {
+                    0 => Runtime::builder().event_loop(),
+                    1 => Runtime::builder().work_stealing(1),
+                    _ => Runtime::builder().per_core(1),
+                };
+                let inner = builder.build().unwrap();
+                inner.block_on(async {})
+            }))
+            .unwrap_err();
+        assert!(err.is_panic(), "{err}");
+        assert!(
+            err.to_string().contains("inside another one"),
+            "flavor {flavor}: {err}"
+        );
+    }
 }
 
 #[test]

@@ -3,34 +3,17 @@
 //! subscriber, because the watchdog thread logs from outside any test's
 //! thread-local scope.)
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+#[path = "common/captured_log.rs"]
+mod captured_log;
+
 use std::time::Duration;
 
 use motet::runtime::Runtime;
 use motet::task;
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn a_non_yielding_task_is_reported_and_counted() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+    let logs = captured_log::install();
 
     let rt = Runtime::builder()
         .event_loop()
@@ -61,7 +44,7 @@ fn a_non_yielding_task_is_reported_and_counted() {
     assert_eq!(stalls, 1, "exactly one stalled poll");
     assert_eq!(rt.stats().stalls, 1);
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     let line = text
         .lines()
         .find(|l| l.contains("without yielding"))

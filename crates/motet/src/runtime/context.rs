@@ -99,35 +99,18 @@ pub(crate) fn is_driving() -> bool {
         .unwrap_or(false)
 }
 
-/// Runs `f` with the event loop this thread drives, if any.
-pub(crate) fn with_local<R>(f: impl FnOnce(Option<&Local>) -> R) -> R {
+/// Runs `f` with the core this thread drives, if any.
+pub(crate) fn with_core<R>(f: impl FnOnce(Option<&CoreRef>) -> R) -> R {
     let mut f = Some(f);
     CONTEXT
-        .try_with(|c| {
-            let core = c.core.borrow();
-            let local = match &*core {
-                Some(CoreRef::Loop(l)) => Some(&**l),
-                _ => None,
-            };
-            (f.take().unwrap())(local)
-        })
+        .try_with(|c| (f.take().unwrap())(c.core.borrow().as_ref()))
         .unwrap_or_else(|_| (f.take().unwrap())(None))
 }
 
-/// Runs `f` with the work-stealing worker this thread is, if any.
-pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&Worker>) -> R) -> R {
-    let mut f = Some(f);
-    CONTEXT
-        .try_with(|c| {
-            let core = c.core.borrow();
-            let worker = match &*core {
-                Some(CoreRef::Worker(w)) => Some(&**w),
-                _ => None,
-            };
-            (f.take().unwrap())(worker)
-        })
-        .unwrap_or_else(|_| (f.take().unwrap())(None))
-}
+/// Why `block_on` refuses to run on a thread that drives a runtime.
+pub(crate) const NESTED_RUNTIME: &str = "cannot start a motet runtime from inside another one on the \
+     same thread: the outer scheduler would stall. `.await` the future instead, or run the blocking \
+     part with `motet::task::spawn_blocking`";
 
 /// Restores the previous scheduler when dropped.
 pub(crate) struct EnterGuard {
@@ -163,12 +146,7 @@ impl Drop for DriveGuard {
 fn drive_core(core: CoreRef, sched: Scheduler, nested_ok: bool) -> DriveGuard {
     CONTEXT.with(|c| {
         let mut slot = c.core.borrow_mut();
-        assert!(
-            nested_ok || slot.is_none(),
-            "cannot start a motet runtime from inside another one on the same thread: \
-             the outer event loop would stall. `.await` the future instead, or run the \
-             blocking part with `motet::task::spawn_blocking`"
-        );
+        assert!(nested_ok || slot.is_none(), "{NESTED_RUNTIME}");
         let enter = enter(sched);
         let prev_core = slot.replace(core);
         DriveGuard {

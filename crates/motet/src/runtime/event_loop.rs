@@ -169,7 +169,7 @@ impl Shared {
 
     pub(crate) fn admit(&self, runnable: Runnable, name: Option<&str>) {
         match self.registry.admit(runnable, name) {
-            Ok(runnable) => schedule(runnable),
+            Ok(runnable) => Scheduler::schedule(runnable, false),
             // Shut down: dropping cancels the task; its handle reports it.
             // Only a Send task can get here off the owner thread
             // (spawn_local needs the loop).
@@ -177,7 +177,7 @@ impl Shared {
         }
     }
 
-    fn push_remote(&self, runnable: Runnable) {
+    pub(crate) fn push_remote(&self, runnable: Runnable) {
         self.remote
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -219,31 +219,17 @@ impl Shared {
     }
 }
 
-/// Queues a task of an event-loop runtime: straight onto the local queue on
-/// the owner thread, through the remote queue from anywhere else.
-pub(crate) fn schedule(runnable: Runnable) {
-    let back = context::with_local(move |local| match local {
-        Some(l) if l.owns(&runnable) => {
-            l.queue.borrow_mut().push_back(runnable);
-            None
-        }
-        _ => Some(runnable),
-    });
-    if let Some(runnable) = back {
-        let Scheduler::EventLoop(shared) = &runnable.metadata().sched else {
-            unreachable!("an event-loop task names its scheduler")
-        };
-        let shared = shared.clone();
-        shared.push_remote(runnable);
-    }
-}
-
 impl Local {
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
 
-    fn owns(&self, runnable: &Runnable) -> bool {
+    /// Queues a task of this loop's, on its owner thread.
+    pub(crate) fn push_local(&self, runnable: Runnable) {
+        self.queue.borrow_mut().push_back(runnable);
+    }
+
+    pub(crate) fn owns(&self, runnable: &Runnable) -> bool {
         matches!(&runnable.metadata().sched, Scheduler::EventLoop(s) if Arc::ptr_eq(s, &self.shared))
     }
 

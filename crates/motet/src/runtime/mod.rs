@@ -69,6 +69,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
+use self::context::CoreRef;
 use self::event_loop::Parts;
 use self::registry::Registry;
 use self::stall::{Probe, Watchdog};
@@ -87,14 +88,29 @@ pub(crate) enum Scheduler {
 }
 
 impl Scheduler {
-    /// Queues `runnable` on the scheduler its metadata names.
-    pub(crate) fn schedule(runnable: Runnable, info: async_task::ScheduleInfo) {
-        match &runnable.metadata().sched {
-            Scheduler::EventLoop(_) => event_loop::schedule(runnable),
-            Scheduler::WorkStealing(_) => {
-                work_stealing::schedule(runnable, info.woken_while_running)
+    /// Queues `runnable` on the scheduler its metadata names: straight onto
+    /// the local queues when this thread drives that scheduler (no atomics
+    /// beyond the queue's own), through its remote path from anywhere else.
+    /// `yielded`: the task woke itself (`yield_now`), so it goes to the back,
+    /// never to a LIFO slot.
+    pub(crate) fn schedule(runnable: Runnable, yielded: bool) {
+        let back = context::with_core(move |core| match core {
+            Some(CoreRef::Loop(l)) if l.owns(&runnable) => {
+                l.push_local(runnable);
+                None
             }
-            Scheduler::PerCore(_) => unreachable!("tasks belong to a core, not to the group"),
+            Some(CoreRef::Worker(w)) if w.owns(&runnable) => {
+                w.schedule_local(runnable, yielded);
+                None
+            }
+            _ => Some(runnable),
+        });
+        if let Some(runnable) = back {
+            match runnable.metadata().sched.clone() {
+                Scheduler::EventLoop(s) => s.push_remote(runnable),
+                Scheduler::WorkStealing(s) => s.schedule_remote(runnable),
+                Scheduler::PerCore(_) => unreachable!("tasks belong to a core, not to the group"),
+            }
         }
     }
 
@@ -443,8 +459,13 @@ impl Runtime {
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         match (&self.kind, &self.handle.sched) {
             (Some(Kind::EventLoop(local)), _) => event_loop::block_on(local, future),
-            (_, Scheduler::WorkStealing(shared)) => work_stealing::block_on(shared, future),
-            (_, Scheduler::PerCore(group)) => per_core::block_on(group, future),
+            // The parallel flavors run it on this thread, which parks while
+            // it waits; spawns from it go to the runtime's threads.
+            (Some(_), sched) => {
+                assert!(!context::is_driving(), "{}", context::NESTED_RUNTIME);
+                let _enter = context::enter(sched.clone());
+                crate::wait::park_on(future)
+            }
             _ => unreachable!("a live runtime has a kind matching its scheduler"),
         }
     }

@@ -31,14 +31,13 @@
 //! tasks are dropped where they live), and shuts its driver. The dropping
 //! thread joins every core, then shuts the blocking pool.
 
-use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
 
 use super::event_loop::{self, Parts};
 use super::stall::Probe;
-use super::{context, RuntimeStats, Scheduler};
+use super::{RuntimeStats, Scheduler};
 use crate::sync::oneshot;
 
 /// The cores of one per-core runtime.
@@ -188,17 +187,4 @@ impl Group {
         }
         total
     }
-}
-
-/// Runs `future` on the calling thread (which parks while it waits), with
-/// the runtime as the current context: spawns go round-robin to the cores.
-#[track_caller]
-pub(crate) fn block_on<F: Future>(group: &Arc<Group>, future: F) -> F::Output {
-    assert!(
-        !context::is_driving(),
-        "cannot start a motet runtime from inside another one on the same thread: \
-         `.await` the future instead, or run the blocking part with `motet::task::spawn_blocking`"
-    );
-    let _enter = context::enter(Scheduler::PerCore(group.clone()));
-    crate::wait::park_on(future)
 }

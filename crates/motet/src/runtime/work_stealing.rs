@@ -272,24 +272,6 @@ pub(crate) fn start(
     Ok((shared, threads))
 }
 
-/// Queues a task of a work-stealing runtime (see the module docs for where).
-pub(crate) fn schedule(runnable: Runnable, yielded: bool) {
-    let back = context::with_worker(move |core| match core {
-        Some(core) if core.owns(&runnable) => {
-            core.schedule_local(runnable, yielded);
-            None
-        }
-        _ => Some(runnable),
-    });
-    if let Some(runnable) = back {
-        let Scheduler::WorkStealing(shared) = &runnable.metadata().sched else {
-            unreachable!("a work-stealing task names its scheduler")
-        };
-        let shared = shared.clone();
-        shared.schedule_remote(runnable);
-    }
-}
-
 impl Shared {
     pub(crate) fn driver(&self) -> &Arc<Driver> {
         &self.driver
@@ -307,12 +289,12 @@ impl Shared {
     /// (the previous occupant goes to the stealable queue).
     pub(crate) fn admit(&self, runnable: Runnable, name: Option<&str>) {
         match self.registry.admit(runnable, name) {
-            Ok(runnable) => schedule(runnable, false),
+            Ok(runnable) => Scheduler::schedule(runnable, false),
             Err(runnable) => drop(runnable), // shut down: cancelled
         }
     }
 
-    fn schedule_remote(&self, runnable: Runnable) {
+    pub(crate) fn schedule_remote(&self, runnable: Runnable) {
         self.remote_schedules.fetch_add(1, Ordering::Relaxed);
         match home_of(&runnable) {
             Some(home) => self.deliver_home(home, runnable),
@@ -371,7 +353,7 @@ impl Shared {
 }
 
 impl Core {
-    fn owns(&self, runnable: &Runnable) -> bool {
+    pub(crate) fn owns(&self, runnable: &Runnable) -> bool {
         matches!(&runnable.metadata().sched, Scheduler::WorkStealing(s) if Arc::ptr_eq(s, &self.shared))
     }
 
@@ -384,7 +366,7 @@ impl Core {
         &self.shared
     }
 
-    fn schedule_local(&self, runnable: Runnable, yielded: bool) {
+    pub(crate) fn schedule_local(&self, runnable: Runnable, yielded: bool) {
         if let Some(home) = home_of(&runnable) {
             if home != self.index {
                 self.shared.deliver_home(home, runnable);
@@ -626,19 +608,6 @@ fn steal_batch(injector: &Injector<Runnable>, dest: &Queue<Runnable>) -> Option<
             Steal::Retry => {}
         }
     }
-}
-
-/// Runs `future` on the calling thread (which parks while it waits), with
-/// the runtime as the current context so that it can spawn.
-#[track_caller]
-pub(crate) fn block_on<F: std::future::Future>(shared: &Arc<Shared>, future: F) -> F::Output {
-    assert!(
-        !context::is_driving(),
-        "cannot start a motet runtime from inside another one on the same thread: \
-         `.await` the future instead, or run the blocking part with `motet::task::spawn_blocking`"
-    );
-    let _enter = context::enter(Scheduler::WorkStealing(shared.clone()));
-    crate::wait::park_on(future)
 }
 
 fn stop_workers(shared: &Shared, threads: Vec<thread::JoinHandle<()>>) {

@@ -194,7 +194,7 @@ impl MetaRef {
 }
 
 fn schedule(runnable: Runnable, info: async_task::ScheduleInfo) {
-    Scheduler::schedule(runnable, info);
+    Scheduler::schedule(runnable, info.woken_while_running);
 }
 
 /// Spawns `future` on `sched` as a `Send` task.

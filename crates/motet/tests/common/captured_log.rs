@@ -1,0 +1,38 @@
+//! A global `tracing` subscriber whose output the test can read back (the
+//! stall watchdog logs from its own thread, so a thread-local subscriber
+//! would miss it; hence one test binary per user of this).
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+/// Everything logged since [`install`].
+#[derive(Clone, Default)]
+pub struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    /// The log so far, as text.
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs the global subscriber; call once per test binary.
+pub fn install() -> Captured {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .init();
+    logs
+}
