@@ -10,7 +10,7 @@
 //! | axis | how you choose it in motet |
 //! |---|---|
 //! | task switching (explicit / implicit) | the unit you spawn: an async task ([`task::spawn`]) switches only at `.await`; a green thread ([`green::spawn`]) switches at any blocking call; processes are coming |
-//! | parallelism (none / parallel) | the runtime flavor: [`runtime::Builder::event_loop`] is one thread; work-stealing and per-core flavors come next |
+//! | parallelism (none / parallel) | the runtime flavor: [`runtime::Builder::event_loop`] is one thread (Node); [`runtime::Builder::work_stealing`] is n workers that steal tasks (Go, tokio); [`runtime::Builder::per_core`] is one pinned loop per core, tasks never migrate (nginx) |
 //! | memory (shared / separate) | tasks may share `Arc` state; processes (coming) own their state and only move messages |
 //!
 //! ## Quick start: an event loop, Node's model
@@ -41,15 +41,17 @@
 //! ## Map of the crate
 //!
 //! - [`runtime`]: the flavors (`Runtime`, `Builder`, `Handle`), stats, the
-//!   stall detector.
+//!   stall detector, the cooperative budget.
 //! - [`task`]: spawning, `JoinHandle`, `yield_now`, `spawn_blocking`.
 //! - [`green`]: green threads (stackful coroutines, Go-style), which block
 //!   by suspending; they are tasks underneath.
 //! - [`wait()`]: waiting on any future from code that is not async.
 //! - [`time`]: `sleep`, `timeout`, `interval`.
-//! - [`net`]: TCP, UDP and Unix sockets with async I/O (`futures-io` traits).
+//! - [`net`]: TCP, UDP and Unix sockets with async I/O (`futures-io` traits)
+//!   and `std::io` forms for blocking code; `reuseport_listeners` for
+//!   per-core accept sharding.
 //! - [`chan`]: channels with Go's semantics and `select` ([`select!`],
-//!   [`select_async!`]), for threads and tasks alike.
+//!   [`select_async!`]), for OS threads, green threads and tasks alike.
 //! - [`sync`]: a one-shot channel (locks are coming).
 //!
 //! `docs/ARCHITECTURE.md` in the repository explains the layers and the

@@ -24,7 +24,7 @@
 //! Task cells (one allocation holding the state word, the future, then its
 //! output, and the reference count) come from `async-task`; the schedulers,
 //! what a `JoinHandle` means, cancellation and panics are motet's. Each task
-//! carries a [`TaskMeta`]: its id, its spawn location, the scheduler it
+//! carries its metadata (`TaskMeta`): its id, its spawn location, the scheduler it
 //! belongs to, and its slot in that scheduler's registry of live tasks.
 //!
 //! The registry exists for shutdown: a task parked on a waker that nobody
@@ -412,7 +412,7 @@ impl<'a> Builder<'a> {
         Builder { name: Some(name) }
     }
 
-    /// Like [`spawn`](crate::task::spawn), with this builder's options.
+    /// Like [`crate::task::spawn`], with this builder's options.
     #[track_caller]
     pub fn spawn<F>(self, future: F) -> JoinHandle<F::Output>
     where
@@ -422,7 +422,7 @@ impl<'a> Builder<'a> {
         spawn_on(&context::scheduler_or_panic(), self.name, future)
     }
 
-    /// Like [`spawn_local`](crate::task::spawn_local), with this builder's options.
+    /// Like [`crate::task::spawn_local`], with this builder's options.
     #[track_caller]
     pub fn spawn_local<F>(self, future: F) -> JoinHandle<F::Output>
     where
