@@ -374,3 +374,36 @@ fn a_busy_task_yields_after_its_budget() {
     // It yielded after spending its budget, not before.
     assert!(reads >= 64, "yielded after only {reads} ready reads");
 }
+
+#[test]
+fn a_stall_on_one_core_is_reported_and_the_other_core_keeps_running() {
+    let rt = Runtime::builder()
+        .per_core(2)
+        .stall_threshold(Some(Duration::from_millis(50)))
+        .build()
+        .unwrap();
+    let ticks = rt.block_on(async {
+        let ticker = Handle::current().spawn_on(1, async {
+            let mut ticks = 0u32;
+            let until = Instant::now() + Duration::from_millis(250);
+            while Instant::now() < until {
+                motet::time::sleep(Duration::from_millis(5)).await;
+                ticks += 1;
+            }
+            ticks
+        });
+        let hog = Handle::current().spawn_on(0, async {
+            std::thread::sleep(Duration::from_millis(200)); // blocks core 0 only
+        });
+        hog.await.unwrap();
+        ticker.await.unwrap()
+    });
+    assert!(
+        ticks >= 10,
+        "core 1 stalled along with core 0: {ticks} ticks"
+    );
+    assert!(
+        rt.stats().stalls >= 1,
+        "the stall on core 0 was not reported"
+    );
+}
