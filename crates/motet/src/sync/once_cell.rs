@@ -151,8 +151,8 @@ impl<T> OnceCell<T> {
         if let Some(v) = self.value.get() {
             return v;
         }
-        let _permit = crate::wait::wait(self.init.acquire())
-            .expect("a OnceCell's semaphore is never closed");
+        let _permit =
+            crate::wait::wait(self.init.acquire()).expect("a OnceCell's semaphore is never closed");
         if let Some(v) = self.value.get() {
             return v;
         }

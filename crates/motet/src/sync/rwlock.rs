@@ -152,7 +152,11 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(l.into_inner(), 7);
     /// ```
     pub async fn write(&self) -> RwLockWriteGuard<'_, T> {
-        let permit = self.sem.acquire_many(MAX_READERS).await.expect(NEVER_CLOSED);
+        let permit = self
+            .sem
+            .acquire_many(MAX_READERS)
+            .await
+            .expect(NEVER_CLOSED);
         self.write_guard(permit)
     }
 
