@@ -50,7 +50,8 @@
 //! - [`net`]: TCP, UDP and Unix sockets with async I/O (`futures-io` traits).
 //! - [`chan`]: channels with Go's semantics and `select` ([`select!`],
 //!   [`select_async!`]), for threads and tasks alike.
-//! - [`sync`]: a one-shot channel (locks are coming).
+//! - [`sync`]: `Semaphore`, `Mutex`, `RwLock`, `WaitGroup`, `OnceCell`,
+//!   `Notify` and a one-shot channel, each usable with `.await` or blocking.
 //!
 //! `docs/ARCHITECTURE.md` in the repository explains the layers and the
 //! decisions behind them.
