@@ -99,3 +99,28 @@ fn many_permits_with_close() {
         assert_eq!(sem.available_permits(), 2);
     });
 }
+
+#[test]
+fn cancelled_large_head_lets_a_small_waiter_through() {
+    loom::model(|| {
+        let sem = Arc::new(Semaphore::new(1));
+        let held = sem.clone().try_acquire_owned().unwrap();
+        // A request for 2 (more than exist) that may reach the head of the
+        // queue and is then cancelled: the waiter behind it must not hang.
+        let s1 = sem.clone();
+        let big = thread::spawn(move || {
+            let mut a = s1.acquire_many(2);
+            assert!(poll_once(&mut a).is_pending());
+            drop(a);
+        });
+        let s2 = sem.clone();
+        let small = thread::spawn(move || {
+            let p = block_on(s2.acquire()).unwrap();
+            drop(p);
+        });
+        drop(held);
+        big.join().unwrap();
+        small.join().unwrap();
+        assert_eq!(sem.available_permits(), 1);
+    });
+}
