@@ -52,7 +52,8 @@
 //!   per-core accept sharding.
 //! - [`chan`]: channels with Go's semantics and `select` ([`select!`],
 //!   [`select_async!`]), for OS threads, green threads and tasks alike.
-//! - [`sync`]: a one-shot channel (locks are coming).
+//! - [`sync`]: `Semaphore`, `Mutex`, `RwLock`, `WaitGroup`, `OnceCell`,
+//!   `Notify` and a one-shot channel, each usable with `.await` or blocking.
 //!
 //! `docs/ARCHITECTURE.md` in the repository explains the layers and the
 //! decisions behind them.
