@@ -63,6 +63,8 @@
 //! | `std::io::Read`/`Write` for [`TcpStream`](crate::net::TcpStream), [`UnixStream`](crate::net::UnixStream) (and `&` of them) | a socket; so `BufReader`, `serde_json::from_reader` work unchanged |
 //! | [`TcpListener::blocking_accept`](crate::net::TcpListener::blocking_accept), [`TcpStream::blocking_connect`](crate::net::TcpStream::blocking_connect), the Unix forms | connection setup |
 //! | [`oneshot::Receiver::blocking_recv`](crate::sync::oneshot::Receiver::blocking_recv) | a value |
+//! | [`chan::Sender::send`](crate::chan::Sender::send), [`chan::Receiver::recv`](crate::chan::Receiver::recv), their `_timeout` forms, [`select!`](crate::select!) | a channel |
+//! | [`Mutex::lock_blocking`](crate::sync::Mutex::lock_blocking), [`RwLock::read_blocking`](crate::sync::RwLock::read_blocking)/[`write_blocking`](crate::sync::RwLock::write_blocking), [`Semaphore::acquire_blocking`](crate::sync::Semaphore::acquire_blocking), [`WaitGroup::wait_blocking`](crate::sync::WaitGroup::wait_blocking), [`OnceCell::get_or_init_blocking`](crate::sync::OnceCell::get_or_init_blocking), [`Notify::notified_blocking`](crate::sync::Notify::notified_blocking) | a lock, permits, a count, a notification |
 //! | [`blocking(f)`](blocking) | `f` on the blocking pool, for system calls and C code motet cannot suspend |
 //!
 //! A blocking call that does *not* go through motet (`std::thread::sleep`,
