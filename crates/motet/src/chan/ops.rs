@@ -86,6 +86,7 @@ impl<T> Sender<T> {
     /// assert_eq!(tx.try_send(1), Err(TrySendError::Full(1)));
     /// # drop(rx);
     /// ```
+    #[inline]
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         let mut w = Wakeups::default();
         let r = self.chan.lock().try_send(value, &mut w);
@@ -256,6 +257,7 @@ impl<T> Receiver<T> {
     /// tx.send(1).unwrap();
     /// assert_eq!(rx.try_recv(), Ok(1));
     /// ```
+    #[inline]
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
         let mut w = Wakeups::default();
         let r = self.chan.lock().try_recv(&mut w);

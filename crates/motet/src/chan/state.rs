@@ -190,6 +190,7 @@ impl<T> State<T> {
     }
 
     /// Whether a send must fail: closed, or nobody can ever receive.
+    #[inline]
     pub(crate) fn send_closed(&self) -> bool {
         self.closed || self.receivers == 0
     }
@@ -250,10 +251,21 @@ impl<T> State<T> {
 
     /// Sends without waiting: hand to the oldest live waiting receiver, or
     /// buffer if there is room and no live offer is ahead.
+    #[inline]
     pub(crate) fn try_send(&mut self, value: T, wake: &mut Wakeups) -> Result<(), TrySendError<T>> {
         if self.send_closed() {
             return Err(TrySendError::Closed(value));
         }
+        // Fast path: nobody waits on either side, the buffer has room.
+        if self.recvq.is_empty() && self.sendq.is_empty() && self.buf.len() < self.cap {
+            self.buf.push_back(value);
+            return Ok(());
+        }
+        self.try_send_slow(value, wake)
+    }
+
+    #[inline(never)]
+    fn try_send_slow(&mut self, value: T, wake: &mut Wakeups) -> Result<(), TrySendError<T>> {
         while let Some(w) = self.recvq.pop_front() {
             if w.claim() {
                 self.delivered.push((w.id, value));
@@ -285,18 +297,32 @@ impl<T> State<T> {
 
     /// Receives without waiting: the buffer's oldest value (refilling the
     /// buffer from parked senders), else the oldest live offer.
+    #[inline]
     pub(crate) fn try_recv(&mut self, wake: &mut Wakeups) -> Result<T, TryRecvError> {
         if let Some(v) = self.buf.pop_front() {
-            if !self.closed {
-                while self.buf.len() < self.cap {
-                    match self.take_offer(wake) {
-                        Some(x) => self.buf.push_back(x),
-                        None => break,
-                    }
-                }
+            // Refill from parked senders (none parked: the fast path).
+            if !self.closed && !self.sendq.is_empty() {
+                self.refill(wake);
             }
             return Ok(v);
         }
+        self.try_recv_slow(wake)
+    }
+
+    /// Moves parked senders' values into the buffer while it has room.
+    #[inline(never)]
+    fn refill(&mut self, wake: &mut Wakeups) {
+        while self.buf.len() < self.cap {
+            match self.take_offer(wake) {
+                Some(x) => self.buf.push_back(x),
+                None => break,
+            }
+        }
+    }
+
+    /// `try_recv` with an empty buffer: the oldest live offer, if any.
+    #[inline(never)]
+    fn try_recv_slow(&mut self, wake: &mut Wakeups) -> Result<T, TryRecvError> {
         if !self.closed {
             if let Some(v) = self.take_offer(wake) {
                 return Ok(v);
