@@ -20,7 +20,9 @@ use std::collections::VecDeque;
 use std::task::Waker;
 
 use crate::loom::atomic::{AtomicUsize, Ordering};
-use crate::loom::sync::{Arc, Mutex, MutexGuard};
+use crate::loom::sync::Arc;
+
+use super::lock::{Lock, LockGuard};
 
 use super::error::{TryRecvError, TrySendError};
 
@@ -111,7 +113,7 @@ impl Wakeups {
     }
 
     /// Wakes everything collected. Call with no channel lock held.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn wake(&mut self) {
         // `more` fills only after `one`: the common case is one branch.
         if let Some(w) = self.one.take() {
@@ -132,13 +134,13 @@ impl Wakeups {
 
 /// One channel: a lock over [`State`].
 pub(crate) struct Chan<T> {
-    state: Mutex<State<T>>,
+    state: Lock<State<T>>,
 }
 
 impl<T> Chan<T> {
     pub(crate) fn new(cap: Option<usize>) -> Arc<Chan<T>> {
         Arc::new(Chan {
-            state: Mutex::new(State {
+            state: Lock::new(State {
                 buf: VecDeque::new(),
                 cap: cap.unwrap_or(usize::MAX),
                 bounded: cap.is_some(),
@@ -154,9 +156,10 @@ impl<T> Chan<T> {
     }
 
     /// Locks the state. A panic while locked leaves the state consistent
-    /// (no operation panics halfway), so poisoning is ignored.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State<T>> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    /// (no operation panics halfway), so the lock does not poison.
+    #[inline]
+    pub(crate) fn lock(&self) -> LockGuard<'_, State<T>> {
+        self.state.lock()
     }
 }
 
