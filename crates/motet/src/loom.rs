@@ -11,11 +11,12 @@ pub(crate) use loom::sync::{atomic, Condvar, Mutex};
 #[cfg(not(loom))]
 pub(crate) use std::sync::{atomic, Condvar, Mutex};
 
-/// Locks and shared pointers, std's or loom's (the channel's state lives
-/// behind these, so its loom models run the real code).
+/// Shared pointers, std's or loom's (the channel's state lives behind
+/// these, so its loom models run the real code). The channel's lock is
+/// `chan/lock.rs`, which is loom's `Mutex` under loom.
 pub(crate) mod sync {
     #[cfg(loom)]
-    pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
+    pub(crate) use loom::sync::Arc;
     #[cfg(not(loom))]
-    pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
+    pub(crate) use std::sync::Arc;
 }

@@ -50,11 +50,15 @@
 //!
 //! # Design
 //!
-//! One mutex per channel over everything (buffer, `sendq`, `recvq`,
+//! One lock per channel over everything (buffer, `sendq`, `recvq`,
 //! `delivered`, closed flag, handle counts), as Go's `hchan`: every
 //! operation is one short critical section, and wakers are collected under
 //! the lock and woken after it is released (Go's `closechan` does the
-//! same). Who moves a value where:
+//! same). The lock (`chan/lock.rs`) spins briefly, then yields, then
+//! sleeps; its uncontended unlock is one plain store. When nobody waits
+//! on either side, a send is: lock, check the queues are empty and the
+//! buffer has room, push, unlock (a receive likewise). Who moves a value
+//! where:
 //!
 //! | operation | under the channel lock |
 //! |---|---|
@@ -105,6 +109,13 @@
 //!   nanoseconds uncontended, but select and cancellation then need a
 //!   separate waiter protocol per flavor; one lock keeps every rule above
 //!   in one critical section that loom can check whole.
+//! - **`std::sync::Mutex` as the channel lock** (the first version). Its
+//!   unlock is an atomic swap, because it must learn whether a thread
+//!   sleeps on it; with two per operation that was a third of a
+//!   single-threaded send-and-receive. The critical sections here never
+//!   block, so a bounded spin nearly always wins, and the rare sleeper is
+//!   woken with a bounded timeout as backstop (`chan/lock.rs` has the
+//!   argument).
 //! - **Push to waiting receivers everywhere** (Go's direct handoff,
 //!   including from parked senders). Go can, because a goroutine cannot be
 //!   cancelled while parked; a future can. Handing a parked sender's value
@@ -129,6 +140,7 @@
 //!   runtime's timer wheel.
 
 mod error;
+mod lock;
 mod macros;
 mod ops;
 mod select;

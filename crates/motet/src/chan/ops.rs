@@ -71,11 +71,6 @@ pub struct Receiver<T> {
     pub(crate) chan: Arc<Chan<T>>,
 }
 
-#[inline]
-fn wake(mut w: Wakeups) {
-    w.wake();
-}
-
 impl<T> Sender<T> {
     /// Sends `value` without waiting.
     ///
@@ -86,10 +81,11 @@ impl<T> Sender<T> {
     /// assert_eq!(tx.try_send(1), Err(TrySendError::Full(1)));
     /// # drop(rx);
     /// ```
+    #[inline]
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         let mut w = Wakeups::default();
         let r = self.chan.lock().try_send(value, &mut w);
-        wake(w);
+        w.wake();
         r
     }
 
@@ -190,7 +186,7 @@ impl<T> Sender<T> {
     pub fn close(&self) {
         let mut w = Wakeups::default();
         self.chan.lock().close(&mut w);
-        wake(w);
+        w.wake();
     }
 
     /// Whether the channel is closed (by [`close`](Self::close) or because
@@ -256,10 +252,11 @@ impl<T> Receiver<T> {
     /// tx.send(1).unwrap();
     /// assert_eq!(rx.try_recv(), Ok(1));
     /// ```
+    #[inline]
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
         let mut w = Wakeups::default();
         let r = self.chan.lock().try_recv(&mut w);
-        wake(w);
+        w.wake();
         r
     }
 
@@ -373,7 +370,7 @@ impl<T> Receiver<T> {
     pub fn close(&self) {
         let mut w = Wakeups::default();
         self.chan.lock().close(&mut w);
-        wake(w);
+        w.wake();
     }
 
     /// Whether the channel is closed.
@@ -450,7 +447,7 @@ impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
         let mut w = Wakeups::default();
         self.chan.lock().drop_sender(&mut w);
-        wake(w);
+        w.wake();
     }
 }
 
@@ -458,7 +455,7 @@ impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         let mut w = Wakeups::default();
         self.chan.lock().drop_receiver(&mut w);
-        wake(w);
+        w.wake();
     }
 }
 
@@ -579,7 +576,7 @@ impl<T> Future for SendFut<'_, T> {
         };
         st.debug_check();
         drop(st);
-        wake(w);
+        w.wake();
         r
     }
 }
@@ -656,7 +653,7 @@ impl<T> Future for RecvFut<'_, T> {
         };
         st.debug_check();
         drop(st);
-        wake(w);
+        w.wake();
         r
     }
 }
@@ -670,7 +667,7 @@ impl<T> Drop for RecvFut<'_, T> {
                 st.put_back(v, &mut w);
             }
             drop(st);
-            wake(w);
+            w.wake();
         }
     }
 }

@@ -20,7 +20,9 @@ use std::collections::VecDeque;
 use std::task::Waker;
 
 use crate::loom::atomic::{AtomicUsize, Ordering};
-use crate::loom::sync::{Arc, Mutex, MutexGuard};
+use crate::loom::sync::Arc;
+
+use super::lock::{Lock, LockGuard};
 
 use super::error::{TryRecvError, TrySendError};
 
@@ -111,7 +113,7 @@ impl Wakeups {
     }
 
     /// Wakes everything collected. Call with no channel lock held.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn wake(&mut self) {
         // `more` fills only after `one`: the common case is one branch.
         if let Some(w) = self.one.take() {
@@ -132,13 +134,13 @@ impl Wakeups {
 
 /// One channel: a lock over [`State`].
 pub(crate) struct Chan<T> {
-    state: Mutex<State<T>>,
+    state: Lock<State<T>>,
 }
 
 impl<T> Chan<T> {
     pub(crate) fn new(cap: Option<usize>) -> Arc<Chan<T>> {
         Arc::new(Chan {
-            state: Mutex::new(State {
+            state: Lock::new(State {
                 buf: VecDeque::new(),
                 cap: cap.unwrap_or(usize::MAX),
                 bounded: cap.is_some(),
@@ -154,9 +156,10 @@ impl<T> Chan<T> {
     }
 
     /// Locks the state. A panic while locked leaves the state consistent
-    /// (no operation panics halfway), so poisoning is ignored.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State<T>> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    /// (no operation panics halfway), so the lock does not poison.
+    #[inline]
+    pub(crate) fn lock(&self) -> LockGuard<'_, State<T>> {
+        self.state.lock()
     }
 }
 
@@ -190,6 +193,7 @@ impl<T> State<T> {
     }
 
     /// Whether a send must fail: closed, or nobody can ever receive.
+    #[inline]
     pub(crate) fn send_closed(&self) -> bool {
         self.closed || self.receivers == 0
     }
@@ -250,10 +254,21 @@ impl<T> State<T> {
 
     /// Sends without waiting: hand to the oldest live waiting receiver, or
     /// buffer if there is room and no live offer is ahead.
+    #[inline]
     pub(crate) fn try_send(&mut self, value: T, wake: &mut Wakeups) -> Result<(), TrySendError<T>> {
         if self.send_closed() {
             return Err(TrySendError::Closed(value));
         }
+        // Fast path: nobody waits on either side, the buffer has room.
+        if self.recvq.is_empty() && self.sendq.is_empty() && self.buf.len() < self.cap {
+            self.buf.push_back(value);
+            return Ok(());
+        }
+        self.try_send_slow(value, wake)
+    }
+
+    #[inline(never)]
+    fn try_send_slow(&mut self, value: T, wake: &mut Wakeups) -> Result<(), TrySendError<T>> {
         while let Some(w) = self.recvq.pop_front() {
             if w.claim() {
                 self.delivered.push((w.id, value));
@@ -285,18 +300,32 @@ impl<T> State<T> {
 
     /// Receives without waiting: the buffer's oldest value (refilling the
     /// buffer from parked senders), else the oldest live offer.
+    #[inline]
     pub(crate) fn try_recv(&mut self, wake: &mut Wakeups) -> Result<T, TryRecvError> {
         if let Some(v) = self.buf.pop_front() {
-            if !self.closed {
-                while self.buf.len() < self.cap {
-                    match self.take_offer(wake) {
-                        Some(x) => self.buf.push_back(x),
-                        None => break,
-                    }
-                }
+            // Refill from parked senders (none parked: the fast path).
+            if !self.closed && !self.sendq.is_empty() {
+                self.refill(wake);
             }
             return Ok(v);
         }
+        self.try_recv_slow(wake)
+    }
+
+    /// Moves parked senders' values into the buffer while it has room.
+    #[inline(never)]
+    fn refill(&mut self, wake: &mut Wakeups) {
+        while self.buf.len() < self.cap {
+            match self.take_offer(wake) {
+                Some(x) => self.buf.push_back(x),
+                None => break,
+            }
+        }
+    }
+
+    /// `try_recv` with an empty buffer: the oldest live offer, if any.
+    #[inline(never)]
+    fn try_recv_slow(&mut self, wake: &mut Wakeups) -> Result<T, TryRecvError> {
         if !self.closed {
             if let Some(v) = self.take_offer(wake) {
                 return Ok(v);
