@@ -11,12 +11,13 @@ pub(crate) use loom::sync::{atomic, Condvar, Mutex};
 #[cfg(not(loom))]
 pub(crate) use std::sync::{atomic, Condvar, Mutex};
 
-/// Shared pointers, std's or loom's (the channel's state lives behind
-/// these, so its loom models run the real code). The channel's lock is
-/// `chan/lock.rs`, which is loom's `Mutex` under loom.
+/// Shared pointers and locks, std's or loom's (the channel's and the sync
+/// primitives' state lives behind these, so their loom models run the real
+/// code). The channel's own lock is `chan/lock.rs`, which is loom's `Mutex`
+/// under loom.
 pub(crate) mod sync {
     #[cfg(loom)]
-    pub(crate) use loom::sync::Arc;
+    pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
     #[cfg(not(loom))]
-    pub(crate) use std::sync::Arc;
+    pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
 }
