@@ -46,6 +46,18 @@ impl ThreadModel for May {
 
     fn start() -> io::Result<Self> {
         may::config().set_workers(WORKERS);
+        // A panicking coroutine (may panics when it cannot map a stack)
+        // ends the run at once: past the map limit may otherwise limps on,
+        // or hangs once an allocation fails, until the lab's timeout.
+        // Only the first panic reports (several coroutines fail at once
+        // past the limit): the others wait on the lock until the abort.
+        static FIRST: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let _first = FIRST.lock();
+            report(info);
+            std::process::abort();
+        }));
         Ok(May)
     }
 

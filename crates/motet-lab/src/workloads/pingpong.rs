@@ -18,7 +18,7 @@ pub const INFO: WorkloadInfo = WorkloadInfo {
     id: "pingpong",
     about: "two units, A sends i and B echoes it, n round trips",
     default_n: 1_000_000,
-    tour_n: 200_000,
+    tour_n: 20_000,
     served: false,
     op: "round trip",
     check_n: |_| Ok(()),

@@ -23,7 +23,7 @@ pub const INFO: WorkloadInfo = WorkloadInfo {
     id: "ring",
     about: "a token passed n hops around a ring of 1,000 units",
     default_n: 1_000_000,
-    tour_n: 200_000,
+    tour_n: 20_000,
     served: false,
     op: "hop",
     check_n: |_| Ok(()),
