@@ -49,7 +49,7 @@ pub fn serve(
         Ok("panic") => panic!("{FAULT_ENV}=panic"),
         _ => {}
     }
-    let Runs::Lab { run, serve } = model.runs else {
+    let Runs::Lab { run, serve, .. } = model.runs else {
         return Err(io::Error::other(format!(
             "{} is an outside program, not run in a lab child",
             model.id

@@ -169,8 +169,10 @@ fn bench(args: BenchArgs) -> ExitCode {
     let models: Vec<_> = args.models.iter().map(|id| known_model(id)).collect();
     if let Some(model) = models.iter().find(|m| !m.runs(workload)) {
         eprintln!(
-            "error: {} runs only the served workloads (http-hello), not {}",
-            model.id, workload.id
+            "error: {} does not run {}; it runs: {}",
+            model.id,
+            workload.id,
+            model.workload_ids().join(", ")
         );
         return ExitCode::from(2);
     }

@@ -170,6 +170,22 @@ mod tests {
     }
 
     #[test]
+    fn channel_workloads_show_their_peer_figures() {
+        let table = reference("pingpong")
+            .expect("pingpong has peer figures")
+            .to_string();
+        for cell in ["202 (GOMAXPROCS=1) / 209 (=2)", "510", "334", "250", "311"] {
+            assert!(table.contains(cell), "{cell} not in:\n{table}");
+        }
+        let table = reference("ring")
+            .expect("ring has peer figures")
+            .to_string();
+        for cell in ["115", "257", "180", "131", "169"] {
+            assert!(table.contains(cell), "{cell} not in:\n{table}");
+        }
+    }
+
+    #[test]
     fn groups_thousands() {
         assert_eq!(thousands(0.0, 0), "0");
         assert_eq!(thousands(999.0, 0), "999");

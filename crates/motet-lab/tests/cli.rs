@@ -238,3 +238,124 @@ fn a_hanging_run_is_killed() {
     let error = lines[0]["error"].as_str().unwrap_or_default();
     assert!(error.contains("timed out"), "{error}");
 }
+
+/// `bench --json` of one workload on several models, at size n, once each.
+fn bench_models(workload: &str, models: &[&str], n: &str) -> Vec<Value> {
+    let mut args = vec![workload, "--n", n, "--repeat", "1"];
+    for m in models {
+        args.extend(["--model", m]);
+    }
+    let lines = bench_json(&args, None);
+    assert_eq!(lines.len(), models.len());
+    lines
+}
+
+#[test]
+fn blocking_unit_models_list_implicit_switching() {
+    let out = lab(&["models"]);
+    let text = stdout(&out);
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!(
+        rows.contains(&vec!["green-loop", "shared", "no", "implicit"]),
+        "{text}"
+    );
+    for model in [
+        "green",
+        "may",
+        "thread-crossbeam",
+        "thread-flume",
+        "thread-std",
+        "thread-motet",
+    ] {
+        assert!(
+            rows.contains(&vec![model, "shared", "yes", "implicit"]),
+            "{model} missing from:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn green_and_may_run_skynet_and_spawn_idle() {
+    let models = ["green-loop", "green", "may"];
+    for workload in ["skynet", "spawn-idle"] {
+        let lines = bench_models(workload, &models, "1000");
+        for (line, model) in lines.iter().zip(models) {
+            assert_ok(line, workload, model, 499_500);
+        }
+    }
+}
+
+#[test]
+fn pingpong_on_every_kind_of_model() {
+    let models = ["async-loop", "tokio-local", "green-loop", "green", "may"];
+    let lines = bench_models("pingpong", &models, "1000");
+    for (line, model) in lines.iter().zip(models) {
+        assert_ok(line, "pingpong", model, 499_500);
+        assert!(line["channel"].is_string(), "{line}");
+    }
+    assert_eq!(lines[1]["channel"], "tokio::sync::mpsc::channel(1)");
+}
+
+#[test]
+fn switch_on_green_threads_and_coroutines() {
+    let models = ["green-loop", "green", "may"];
+    let lines = bench_models("switch", &models, "1000");
+    for (line, model) in lines.iter().zip(models) {
+        assert_ok(line, "switch", model, 2_000);
+        assert!(
+            line["raw_switch_ns"].as_f64().is_some_and(|ns| ns > 0.0),
+            "{line}"
+        );
+        assert!(line["vs_raw"].as_f64().is_some(), "{line}");
+    }
+}
+
+#[test]
+fn a_model_that_does_not_run_a_workload_exits_2() {
+    for (workload, model) in [
+        ("switch", "async-loop"),
+        ("fanout", "may"),
+        ("skynet", "thread-std"),
+        ("http-hello", "green"),
+    ] {
+        let out = lab(&["bench", workload, "--model", model, "--n", "10"]);
+        assert_eq!(out.status.code(), Some(2), "{workload} on {model}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("{model} does not run {workload}")),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn ring_reports_the_index_and_its_build_time() {
+    let models = ["async-loop", "tokio", "green", "may"];
+    let lines = bench_models("ring", &models, "2500");
+    for (line, model) in lines.iter().zip(models) {
+        assert_ok(line, "ring", model, 500);
+        assert!(line["build_ms"].as_f64().is_some(), "{line}");
+    }
+}
+
+#[test]
+fn fanout_on_async_green_and_os_thread_models() {
+    let models = [
+        "async-loop",
+        "tokio-local",
+        "green",
+        "thread-crossbeam",
+        "thread-flume",
+        "thread-std",
+        "thread-motet",
+    ];
+    let lines = bench_models("fanout", &models, "1000");
+    for (line, model) in lines.iter().zip(models) {
+        assert_ok(line, "fanout", model, 499_500);
+        assert!(line["channel"].is_string(), "{line}");
+    }
+    assert_eq!(lines[3]["threads"], 5, "{}", lines[3]);
+}

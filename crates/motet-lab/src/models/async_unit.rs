@@ -22,7 +22,18 @@ use std::io;
 use std::net::TcpListener as StdListener;
 
 use super::StopSignal;
-use crate::workloads::{http_hello, skynet, spawn_idle, Sample, Workload};
+use crate::workloads::{fanout, http_hello, pingpong, ring, skynet, spawn_idle, Sample, Workload};
+
+/// Every workload an async model can run: all but switch, which yields
+/// between green threads or coroutines.
+pub const ALL: &[Workload] = &[
+    Workload::Skynet,
+    Workload::SpawnIdle,
+    Workload::Pingpong,
+    Workload::Ring,
+    Workload::Fanout,
+    Workload::HttpHello,
+];
 
 /// A runtime that runs async units, as the workloads see it.
 pub trait AsyncModel: Sized + 'static {
@@ -40,6 +51,21 @@ pub trait AsyncModel: Sized + 'static {
     type Listener: Send + Sync + 'static;
     /// A connected TCP stream of this runtime.
     type Stream: Send + 'static;
+    /// The sending half of a stream channel (pingpong, ring).
+    type Tx<T: Send + 'static>: Clone + Send + Sync + 'static;
+    /// The receiving half of a stream channel.
+    type Rx<T: Send + 'static>: Send + 'static;
+    /// The producer's side of the fanout channel.
+    type FanTx<T: Send + 'static>: Send + Sync + 'static;
+    /// One consumer's side of the fanout channel.
+    type FanRx<T: Send + 'static>: Send + 'static;
+
+    /// The workloads this model runs.
+    const WORKLOADS: &'static [Workload] = ALL;
+    /// The stream channel, in words (reported with pingpong and ring).
+    const CHANNEL: &'static str;
+    /// The fanout channel, in words.
+    const FAN_CHANNEL: &'static str;
 
     /// Builds the runtime.
     fn start() -> io::Result<Self>;
@@ -56,6 +82,32 @@ pub trait AsyncModel: Sized + 'static {
     fn oneshot<T: Send + 'static>() -> (Self::Sender<T>, Self::Receiver<T>);
     /// Sends on a one-shot channel; gives the value back if the receiver is gone.
     fn send<T: Send + 'static>(tx: Self::Sender<T>, value: T) -> Result<(), T>;
+
+    /// A new stream channel, of the model's natural capacity.
+    fn channel<T: Send + 'static>() -> (Self::Tx<T>, Self::Rx<T>);
+    /// Sends; false if the receiver is gone.
+    fn chan_send<T: Send + 'static>(
+        tx: &Self::Tx<T>,
+        value: T,
+    ) -> impl Future<Output = bool> + Send + '_;
+    /// Receives; `None` once every sender is gone.
+    fn chan_recv<T: Send + 'static>(
+        rx: &mut Self::Rx<T>,
+    ) -> impl Future<Output = Option<T>> + Send + '_;
+    /// The fanout channel of capacity `cap`, with `consumers` receiving ends.
+    fn fan<T: Send + 'static>(
+        cap: usize,
+        consumers: usize,
+    ) -> (Self::FanTx<T>, Vec<Self::FanRx<T>>);
+    /// Sends one message; false if every consumer is gone.
+    fn fan_send<T: Send + 'static>(
+        tx: &Self::FanTx<T>,
+        value: T,
+    ) -> impl Future<Output = bool> + Send + '_;
+    /// Receives; `None` once the producer is gone and the channel drained.
+    fn fan_recv<T: Send + 'static>(
+        rx: &mut Self::FanRx<T>,
+    ) -> impl Future<Output = Option<T>> + Send + '_;
 
     /// Adopts a bound, listening std socket; called inside [`AsyncModel::block_on`].
     fn listener(listener: StdListener) -> io::Result<Self::Listener>;
@@ -98,6 +150,14 @@ pub fn run<M: AsyncModel>(workload: Workload, n: u64) -> io::Result<Sample> {
     let mut sample = match workload {
         Workload::Skynet => rt.block_on(skynet::run::<M>(n))?,
         Workload::SpawnIdle => rt.block_on(spawn_idle::run::<M>(n))?,
+        Workload::Pingpong => rt.block_on(pingpong::run::<M>(n))?,
+        Workload::Ring => rt.block_on(ring::run::<M>(n))?,
+        Workload::Fanout => rt.block_on(fanout::run::<M>(n))?,
+        Workload::Switch => {
+            return Err(io::Error::other(
+                "switch yields between blocking units: async models do not run it",
+            ))
+        }
         Workload::HttpHello => {
             return Err(io::Error::other(
                 "http-hello is served: run it with `serve`",
@@ -124,9 +184,7 @@ pub fn serve<M: AsyncModel>(
     }
     let mut sample = match workload {
         Workload::HttpHello => rt.block_on(http_hello::serve::<M>(listeners, stop))?,
-        Workload::Skynet | Workload::SpawnIdle => {
-            return Err(io::Error::other("only served workloads are served"))
-        }
+        _ => return Err(io::Error::other("only served workloads are served")),
     };
     sample.threads = rt.threads();
     Ok(sample)

@@ -5,16 +5,22 @@
 //! family implement [`async_unit::AsyncModel`] and register
 //! `async_unit::run::<TheirType>`; adding one is that impl plus one entry
 //! here: the one impl gives the model every workload, served ones
-//! (http-hello) included. A new family (green threads, OS threads,
-//! processes) brings its own trait and runner module beside `async_unit`,
-//! and registers the same way.
+//! (http-hello) included. The blocking-unit family (green threads, may's
+//! coroutines, OS threads) implements [`thread_unit::ThreadModel`] and
+//! registers `thread_unit::run::<TheirType>` the same way. Each family's
+//! trait lists the workloads its model runs (`WORKLOADS`); the lab
+//! refuses the others (exit 2 from `bench`, skipped by the tour).
 //!
 //! An *external* model ([`Runs::External`], today nginx) is an outside
 //! server program that the parent starts for the served workloads only.
 
 pub mod async_unit;
+pub mod green;
+pub mod may;
 pub mod motet;
 pub mod nginx;
+pub mod os_thread;
+pub mod thread_unit;
 pub mod tokio;
 
 use std::fmt;
@@ -25,7 +31,7 @@ use std::thread;
 
 use serde_json::{Map, Value};
 
-use crate::workloads::{Sample, Workload, WorkloadInfo};
+use crate::workloads::{Sample, Workload, WorkloadInfo, WORKLOADS};
 
 /// Shared or separate memory between units.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,8 +43,6 @@ pub enum Memory {
 }
 
 /// Who decides when a unit gives up its thread.
-// `Implicit` has no model yet: the green-thread and OS models will use it.
-#[allow(dead_code)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Switching {
     /// Every switch is visible in the code (`.await`).
@@ -105,6 +109,34 @@ const fn async_model<M: async_unit::AsyncModel>(id: &'static str, axes: Axes) ->
         runs: Runs::Lab {
             run: async_unit::run::<M>,
             serve: async_unit::serve::<M>,
+            workloads: M::WORKLOADS,
+        },
+    }
+}
+
+/// The axes of threads (green, coroutines or OS) sharing memory, run in parallel.
+const THREADS_PARALLEL: Axes = Axes {
+    memory: Memory::Shared,
+    parallel: true,
+    switching: Switching::Implicit,
+};
+
+/// The axes of green threads on one OS thread (Go with GOMAXPROCS=1).
+const THREADS_ONE_THREAD: Axes = Axes {
+    memory: Memory::Shared,
+    parallel: false,
+    switching: Switching::Implicit,
+};
+
+/// An in-binary blocking-unit model.
+const fn thread_model<M: thread_unit::ThreadModel>(id: &'static str, axes: Axes) -> ModelInfo {
+    ModelInfo {
+        id,
+        axes,
+        runs: Runs::Lab {
+            run: thread_unit::run::<M>,
+            serve: thread_unit::serve::<M>,
+            workloads: M::WORKLOADS,
         },
     }
 }
@@ -165,6 +197,8 @@ pub enum Runs {
         run: fn(Workload, u64) -> io::Result<Sample>,
         /// Serves one served workload on a listening socket until the stop signal.
         serve: fn(Workload, StdListener, StopSignal) -> io::Result<Sample>,
+        /// The workloads it runs.
+        workloads: &'static [Workload],
     },
     /// An outside program: served workloads only.
     External(External),
@@ -184,9 +218,18 @@ impl ModelInfo {
     /// Whether it can run `workload` at all.
     pub fn runs(&self, workload: &WorkloadInfo) -> bool {
         match self.runs {
-            Runs::Lab { .. } => true,
+            Runs::Lab { workloads, .. } => workloads.contains(&workload.workload),
             Runs::External(_) => workload.served,
         }
+    }
+
+    /// The ids of the workloads it runs, for error messages.
+    pub fn workload_ids(&self) -> Vec<&'static str> {
+        WORKLOADS
+            .iter()
+            .filter(|w| self.runs(w))
+            .map(|w| w.id)
+            .collect()
     }
 
     /// `Err(why)` when what it needs is not on this machine.
@@ -229,6 +272,13 @@ pub const MODELS: &[ModelInfo] = &[
     async_model::<motet::Motet<motet::Core>>("async-core", ASYNC_PARALLEL),
     async_model::<tokio::TokioLocal>("tokio-local", ASYNC_ONE_THREAD),
     async_model::<tokio::TokioMulti>("tokio", ASYNC_PARALLEL),
+    thread_model::<green::Green<green::Loop>>("green-loop", THREADS_ONE_THREAD),
+    thread_model::<green::Green<green::Steal>>("green", THREADS_PARALLEL),
+    thread_model::<may::May>("may", THREADS_PARALLEL),
+    thread_model::<os_thread::Crossbeam>("thread-crossbeam", THREADS_PARALLEL),
+    thread_model::<os_thread::Flume>("thread-flume", THREADS_PARALLEL),
+    thread_model::<os_thread::Std>("thread-std", THREADS_PARALLEL),
+    thread_model::<os_thread::MotetChan>("thread-motet", THREADS_PARALLEL),
     ModelInfo {
         id: "nginx",
         axes: PROCESSES_OF_EVENT_LOOPS,

@@ -6,11 +6,12 @@
 use std::future::Future;
 use std::io;
 use std::net::TcpListener as StdListener;
+use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::{Builder, Runtime};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio::task::{JoinError, JoinHandle};
 
 use super::async_unit::AsyncModel;
@@ -36,6 +37,13 @@ impl<const MULTI: bool> AsyncModel for Tokio<MULTI> {
     type Receiver<T: Send + 'static> = oneshot::Receiver<T>;
     type Listener = TcpListener;
     type Stream = TcpStream;
+    type Tx<T: Send + 'static> = mpsc::Sender<T>;
+    type Rx<T: Send + 'static> = mpsc::Receiver<T>;
+    type FanTx<T: Send + 'static> = mpsc::Sender<T>;
+    type FanRx<T: Send + 'static> = Arc<Mutex<mpsc::Receiver<T>>>;
+    const CHANNEL: &'static str = "tokio::sync::mpsc::channel(1)";
+    const FAN_CHANNEL: &'static str =
+        "tokio::sync::mpsc::channel(1024), its one receiver shared behind a tokio Mutex";
 
     fn start() -> io::Result<Self> {
         if MULTI {
@@ -73,6 +81,37 @@ impl<const MULTI: bool> AsyncModel for Tokio<MULTI> {
 
     fn send<T: Send + 'static>(tx: oneshot::Sender<T>, value: T) -> Result<(), T> {
         tx.send(value)
+    }
+
+    fn channel<T: Send + 'static>() -> (mpsc::Sender<T>, mpsc::Receiver<T>) {
+        mpsc::channel(1)
+    }
+
+    async fn chan_send<T: Send + 'static>(tx: &mpsc::Sender<T>, value: T) -> bool {
+        tx.send(value).await.is_ok()
+    }
+
+    async fn chan_recv<T: Send + 'static>(rx: &mut mpsc::Receiver<T>) -> Option<T> {
+        rx.recv().await
+    }
+
+    /// tokio's mpsc is single-consumer: the consumers share its receiver
+    /// behind a tokio `Mutex`, held while one of them waits.
+    fn fan<T: Send + 'static>(
+        cap: usize,
+        consumers: usize,
+    ) -> (mpsc::Sender<T>, Vec<Arc<Mutex<mpsc::Receiver<T>>>>) {
+        let (tx, rx) = mpsc::channel(cap);
+        let rx = Arc::new(Mutex::new(rx));
+        (tx, vec![rx; consumers])
+    }
+
+    async fn fan_send<T: Send + 'static>(tx: &mpsc::Sender<T>, value: T) -> bool {
+        tx.send(value).await.is_ok()
+    }
+
+    async fn fan_recv<T: Send + 'static>(rx: &mut Arc<Mutex<mpsc::Receiver<T>>>) -> Option<T> {
+        rx.lock().await.recv().await
     }
 
     fn listener(listener: StdListener) -> io::Result<TcpListener> {

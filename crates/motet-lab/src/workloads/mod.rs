@@ -2,20 +2,27 @@
 //! and the figures it adds to the common ones.
 //!
 //! A workload is described once here, in [`WORKLOADS`], and implemented once
-//! per family of models (today: the async family, in `models::async_unit`,
-//! which calls the generic functions of this folder's modules).
+//! per family of models: `run`, generic over the async family's
+//! `AsyncModel` (called from `models::async_unit`), and `run_threads`,
+//! generic over the blocking-unit family's `ThreadModel` (called from
+//! `models::thread_unit`), side by side in the workload's module.
 //!
 //! To add a workload: add a variant to [`Workload`], write its module (an
-//! `INFO` constant and a `run` function generic over the model), list its
-//! `INFO` in [`WORKLOADS`], and add its match arm in `models::async_unit::run`.
+//! `INFO` constant and its generic functions), list its `INFO` in
+//! [`WORKLOADS`], add its match arms in `models::async_unit::run` and
+//! `models::thread_unit::run`, and to the families' `ALL` lists.
 //!
 //! A *served* workload ([`WorkloadInfo::served`], today http-hello) is not
 //! timed inside the child: the child only serves, and the parent loads it
 //! from outside (see `served.rs`).
 
+pub mod fanout;
 pub mod http_hello;
+pub mod pingpong;
+pub mod ring;
 pub mod skynet;
 pub mod spawn_idle;
+pub mod switch;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -27,6 +34,14 @@ pub enum Workload {
     Skynet,
     /// Many units parked on their own one-shot channel: cost in memory and spawn time.
     SpawnIdle,
+    /// Two units sending a number back and forth.
+    Pingpong,
+    /// Two green threads (or coroutines) yielding to each other.
+    Switch,
+    /// A token passed around a ring of units.
+    Ring,
+    /// One producer, several consumers on one channel.
+    Fanout,
     /// An HTTP/1.1 keep-alive server answering `GET /`, loaded from outside.
     HttpHello,
 }
@@ -69,7 +84,23 @@ pub struct WorkloadInfo {
 }
 
 /// Every workload, in the order of the tour.
-pub const WORKLOADS: &[WorkloadInfo] = &[skynet::INFO, spawn_idle::INFO, http_hello::INFO];
+pub const WORKLOADS: &[WorkloadInfo] = &[
+    skynet::INFO,
+    spawn_idle::INFO,
+    pingpong::INFO,
+    switch::INFO,
+    ring::INFO,
+    fanout::INFO,
+    http_hello::INFO,
+];
+
+/// The column that names the channel a model used.
+pub const CHANNEL_COLUMN: Column = Column {
+    header: "channel",
+    field: "channel",
+    divisor: 1.0,
+    decimals: 0,
+};
 
 /// The workload with this id.
 pub fn find(id: &str) -> Option<&'static WorkloadInfo> {

@@ -12,6 +12,7 @@ use serde_json::{json, Map};
 use super::{Column, Sample, Workload, WorkloadInfo};
 use crate::mem;
 use crate::models::async_unit::AsyncModel;
+use crate::models::thread_unit::ThreadModel;
 
 /// The description of skynet.
 pub const INFO: WorkloadInfo = WorkloadInfo {
@@ -82,16 +83,53 @@ fn unit<M: AsyncModel>(first: u64, size: u64) -> impl Future<Output = u64> + Sen
 
 /// Runs skynet with n leaves; call inside the model's `block_on`.
 pub async fn run<M: AsyncModel>(n: u64) -> io::Result<Sample> {
+    let extra = peak_reset();
+    let start = Instant::now();
+    let result = M::spawn(unit::<M>(0, n))
+        .await
+        .expect("skynet: the root unit failed");
+    finish(n, result, start, extra)
+}
+
+/// One blocking unit of the tree: the leaves numbered `first..first + size`.
+fn thread_unit<M: ThreadModel>(first: u64, size: u64) -> u64 {
+    if size == 1 {
+        return first;
+    }
+    let step = size / 10;
+    let children: [M::Handle<u64>; 10] = std::array::from_fn(|i| {
+        let first = first + i as u64 * step;
+        M::spawn(move || thread_unit::<M>(first, step))
+    });
+    children.into_iter().map(M::join).sum()
+}
+
+/// Runs skynet with n leaves on blocking units; call inside the model's `run`.
+pub fn run_threads<M: ThreadModel>(n: u64) -> io::Result<Sample> {
+    let extra = peak_reset();
+    let start = Instant::now();
+    let result = M::join(M::spawn(move || thread_unit::<M>(0, n)));
+    finish(n, result, start, extra)
+}
+
+/// Resets the peak RSS, noting whether that worked.
+fn peak_reset() -> Map<String, serde_json::Value> {
     let mut extra = Map::new();
     let reset = mem::reset_peak();
     extra.insert("hwm_reset".into(), json!(reset.is_ok()));
     if let Err(e) = reset {
         extra.insert("hwm_reset_error".into(), json!(e.to_string()));
     }
-    let start = Instant::now();
-    let result = M::spawn(unit::<M>(0, n))
-        .await
-        .expect("skynet: the root unit failed");
+    extra
+}
+
+/// The sample, once the root's result has arrived.
+fn finish(
+    n: u64,
+    result: u64,
+    start: Instant,
+    mut extra: Map<String, serde_json::Value>,
+) -> io::Result<Sample> {
     let elapsed = start.elapsed();
     extra.insert("peak_rss_kb".into(), json!(mem::peak_rss_kb()?));
     extra.insert("units".into(), json!(units(n)));

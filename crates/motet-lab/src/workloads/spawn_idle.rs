@@ -18,6 +18,7 @@ use serde_json::{json, Map};
 use super::{Column, Sample, Workload, WorkloadInfo};
 use crate::mem;
 use crate::models::async_unit::AsyncModel;
+use crate::models::thread_unit::ThreadModel;
 
 /// The description of spawn-idle.
 pub const INFO: WorkloadInfo = WorkloadInfo {
@@ -46,15 +47,23 @@ pub const INFO: WorkloadInfo = WorkloadInfo {
     ],
 };
 
-/// The shared "ready" signal: a countdown and the one notification it ends with.
-struct Ready<M: AsyncModel> {
+/// The shared "ready" signal: a countdown and the one notification it
+/// ends with (`S`, the sending half of the model's one-shot channel).
+struct Ready<S> {
     left: AtomicU64,
-    all: Mutex<Option<M::Sender<()>>>,
+    all: Mutex<Option<S>>,
 }
 
-impl<M: AsyncModel> Ready<M> {
-    /// Counts one unit ready; the last one sends the notification.
-    fn arrive(&self) {
+impl<S> Ready<S> {
+    fn new(n: u64, all: S) -> Arc<Ready<S>> {
+        Arc::new(Ready {
+            left: AtomicU64::new(n),
+            all: Mutex::new(Some(all)),
+        })
+    }
+
+    /// Counts one unit ready; the last one sends the notification with `send`.
+    fn arrive(&self, send: impl FnOnce(S)) {
         if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
             let all = self
                 .all
@@ -62,8 +71,7 @@ impl<M: AsyncModel> Ready<M> {
                 .unwrap_or_else(PoisonError::into_inner)
                 .take();
             if let Some(all) = all {
-                // The parent is waiting on the receiver, so it is still there.
-                let _ = M::send(all, ());
+                send(all);
             }
         }
     }
@@ -76,17 +84,17 @@ pub async fn run<M: AsyncModel>(n: u64) -> io::Result<Sample> {
     let start = Instant::now();
 
     let (all_tx, all_rx) = M::oneshot::<()>();
-    let ready = Arc::new(Ready::<M> {
-        left: AtomicU64::new(n),
-        all: Mutex::new(Some(all_tx)),
-    });
+    let ready = Ready::new(n, all_tx);
     let mut senders = Vec::with_capacity(count);
     let mut handles = Vec::with_capacity(count);
     for _ in 0..n {
         let (tx, rx) = M::oneshot::<u64>();
         let ready = Arc::clone(&ready);
         handles.push(M::spawn(async move {
-            ready.arrive();
+            // The parent is waiting on the receiver, so it is still there.
+            ready.arrive(|all| {
+                let _ = M::send(all, ());
+            });
             drop(ready);
             rx.await.expect("spawn-idle: the parent dropped a sender")
         }));
@@ -107,8 +115,56 @@ pub async fn run<M: AsyncModel>(n: u64) -> io::Result<Sample> {
     for handle in handles {
         result += handle.await.expect("spawn-idle: a unit failed");
     }
-    let elapsed = start.elapsed();
+    finish(n, result, start, spawned, rss_before, rss_ready)
+}
 
+/// Runs spawn-idle with n blocking units; call inside the model's `run`.
+/// Each unit blocks on its own one-shot receive.
+pub fn run_threads<M: ThreadModel>(n: u64) -> io::Result<Sample> {
+    let count = usize::try_from(n).map_err(io::Error::other)?;
+    let rss_before = mem::rss_kb()?;
+    let start = Instant::now();
+
+    let (all_tx, all_rx) = M::oneshot::<()>();
+    let ready = Ready::new(n, all_tx);
+    let mut senders = Vec::with_capacity(count);
+    let mut handles = Vec::with_capacity(count);
+    for _ in 0..n {
+        let (tx, rx) = M::oneshot::<u64>();
+        let ready = Arc::clone(&ready);
+        handles.push(M::spawn(move || {
+            // The parent is waiting on the receiver, so it is still there.
+            ready.arrive(|all| {
+                let _ = M::send_once(all, ());
+            });
+            drop(ready);
+            M::recv_once(rx).expect("spawn-idle: the parent dropped a sender")
+        }));
+        senders.push(tx);
+    }
+    M::recv_once(all_rx).expect("spawn-idle: the ready notification was dropped");
+    let spawned = start.elapsed();
+    let rss_ready = mem::rss_kb()?;
+
+    for (i, tx) in (0..n).zip(senders) {
+        if M::send_once(tx, i).is_err() {
+            panic!("spawn-idle: unit {i} is gone before its receive");
+        }
+    }
+    let result = handles.into_iter().map(M::join).sum();
+    finish(n, result, start, spawned, rss_before, rss_ready)
+}
+
+/// The sample, once every unit is joined.
+fn finish(
+    n: u64,
+    result: u64,
+    start: Instant,
+    spawned: std::time::Duration,
+    rss_before: u64,
+    rss_ready: u64,
+) -> io::Result<Sample> {
+    let elapsed = start.elapsed();
     let delta_bytes = (rss_ready as i64 - rss_before as i64) * 1024;
     let mut extra = Map::new();
     extra.insert("rss_before_kb".into(), json!(rss_before));

@@ -1,0 +1,93 @@
+//! switch: two green threads (or coroutines) that yield to each other, n
+//! times each (default 1,000,000): 2n yields, each one switch from one
+//! unit to the other through the scheduler. ns per switch. The answer is
+//! the number of yields, 2n.
+//!
+//! In the same child, a bare corosensei coroutine is resumed and suspended
+//! n times: `raw_switch_ns` is one resume-and-suspend pair (the two stack
+//! switches a green yield also makes: out to the scheduler, in to the
+//! other unit), and `vs_raw` is the model's ns per switch over it.
+//!
+//! Async models do not run it: an async task has no stack to switch.
+
+use std::hint::black_box;
+use std::io;
+use std::time::Instant;
+
+use corosensei::{Coroutine, CoroutineResult, Yielder};
+use serde_json::{json, Map};
+
+use super::{Column, Sample, Workload, WorkloadInfo};
+use crate::models::thread_unit::ThreadModel;
+
+/// The description of switch.
+pub const INFO: WorkloadInfo = WorkloadInfo {
+    workload: Workload::Switch,
+    id: "switch",
+    about: "two green threads or coroutines yield to each other n times each",
+    default_n: 1_000_000,
+    tour_n: 1_000_000,
+    served: false,
+    op: "switch (one yield)",
+    check_n: |_| Ok(()),
+    expected: |n| 2 * n,
+    columns: &[
+        Column {
+            header: "raw corosensei ns",
+            field: "raw_switch_ns",
+            divisor: 1.0,
+            decimals: 1,
+        },
+        Column {
+            header: "vs raw",
+            field: "vs_raw",
+            divisor: 1.0,
+            decimals: 1,
+        },
+    ],
+};
+
+/// Runs switch with n yields per unit; call inside the model's `run`.
+pub fn run_threads<M: ThreadModel>(n: u64) -> io::Result<Sample> {
+    let raw_ns = raw_switch_ns(n);
+    let start = Instant::now();
+    let yielder = move || {
+        for _ in 0..n {
+            M::yield_now();
+        }
+        n
+    };
+    let a = M::spawn(yielder);
+    let b = M::spawn(yielder);
+    let result = M::join(a) + M::join(b);
+    let elapsed = start.elapsed();
+    let ops = 2 * n;
+    let per_switch = elapsed.as_nanos() as f64 / ops as f64;
+    let mut extra = Map::new();
+    extra.insert("raw_switch_ns".into(), json!(raw_ns));
+    extra.insert("vs_raw".into(), json!(per_switch / raw_ns));
+    Ok(Sample {
+        result,
+        elapsed_ns: elapsed.as_nanos() as u64,
+        ops,
+        threads: 0,
+        extra,
+    })
+}
+
+/// ns per resume-and-suspend of a bare corosensei coroutine, over n of them.
+fn raw_switch_ns(n: u64) -> f64 {
+    let mut coroutine = Coroutine::new(move |yielder: &Yielder<(), u64>, ()| {
+        for i in 0..n {
+            yielder.suspend(black_box(i));
+        }
+    });
+    let start = Instant::now();
+    let mut resumed = 0u64;
+    while let CoroutineResult::Yield(i) = coroutine.resume(()) {
+        black_box(i);
+        resumed += 1;
+    }
+    let elapsed = start.elapsed();
+    elapsed.as_nanos() as f64 / resumed.max(1) as f64
+}
