@@ -148,11 +148,11 @@ pub trait AsyncModel: Sized + 'static {
 pub fn run<M: AsyncModel>(workload: Workload, n: u64) -> io::Result<Sample> {
     let rt = M::start()?;
     let mut sample = match workload {
-        Workload::Skynet => rt.block_on(skynet::run::<M>(n))?,
-        Workload::SpawnIdle => rt.block_on(spawn_idle::run::<M>(n))?,
-        Workload::Pingpong => rt.block_on(pingpong::run::<M>(n))?,
-        Workload::Ring => rt.block_on(ring::run::<M>(n))?,
-        Workload::Fanout => rt.block_on(fanout::run::<M>(n))?,
+        Workload::Skynet => rt.block_on(as_unit::<M, _>(skynet::run::<M>(n)))?,
+        Workload::SpawnIdle => rt.block_on(as_unit::<M, _>(spawn_idle::run::<M>(n)))?,
+        Workload::Pingpong => rt.block_on(as_unit::<M, _>(pingpong::run::<M>(n)))?,
+        Workload::Ring => rt.block_on(as_unit::<M, _>(ring::run::<M>(n)))?,
+        Workload::Fanout => rt.block_on(as_unit::<M, _>(fanout::run::<M>(n)))?,
         Workload::Switch => {
             return Err(io::Error::other(
                 "switch yields between blocking units: async models do not run it",
@@ -166,6 +166,21 @@ pub fn run<M: AsyncModel>(workload: Workload, n: u64) -> io::Result<Sample> {
     };
     sample.threads = rt.threads();
     Ok(sample)
+}
+
+/// Runs a workload's root as a unit of the model, like every unit it
+/// spawns, rather than on `block_on`'s thread: on the parallel flavors that
+/// thread is not one of the runtime's, and on the per-core flavor its spawns
+/// would be spread round-robin over the cores, so that units which talk to
+/// each other would pay a cross-core wake-up per message. From a unit, a
+/// per-core model's spawns stay on its core, as they do in nginx-style code.
+async fn as_unit<M: AsyncModel, F>(root: F) -> io::Result<Sample>
+where
+    F: std::future::Future<Output = io::Result<Sample>> + Send + 'static,
+{
+    M::spawn(root)
+        .await
+        .map_err(|e| io::Error::other(format!("the workload's root unit failed: {e:?}")))?
 }
 
 /// Serves one served workload on `listener` on a fresh runtime of model `M`
