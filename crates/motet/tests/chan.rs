@@ -3,99 +3,18 @@
 //! No timing assertions; every wait is bounded (`within`), so a bug fails
 //! the test instead of hanging it.
 
+#[path = "common/contexts.rs"]
+mod contexts;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
 use motet::chan::{self, Receiver, Sender};
-use motet::runtime::{Handle, Runtime};
+use motet::runtime::Runtime;
 
-/// Runs `f` on its own thread; fails the test if it takes longer than
-/// `secs` (the thread is left behind).
-fn within<R: Send + 'static>(secs: u64, f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (tx, rx) = chan::bounded(1);
-    thread::spawn(move || {
-        let r = f();
-        let _ = tx.send(r);
-    });
-    rx.recv_timeout(Duration::from_secs(secs))
-        .expect("the test did not finish in time (deadlock or lost wake-up?)")
-}
-
-/// An event-loop runtime driven by a thread of its own until dropped.
-struct Loop {
-    handle: Handle,
-    stop: Sender<()>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl Loop {
-    fn new() -> Loop {
-        let (stop, stopped) = chan::bounded::<()>(0);
-        let (htx, hrx) = chan::bounded(1);
-        let thread = thread::spawn(move || {
-            let rt = Runtime::builder().event_loop().build().unwrap();
-            htx.send(rt.handle().clone()).unwrap();
-            rt.block_on(async move {
-                let _ = stopped.recv_async().await;
-            });
-        });
-        let handle = hrx.recv_timeout(Duration::from_secs(10)).unwrap();
-        Loop {
-            handle,
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Loop {
-    fn drop(&mut self) {
-        self.stop.close();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// Where a unit runs. Adding a context is one variant here and one arm in
-/// `run`.
-#[derive(Debug, Clone, Copy)]
-enum Ctx {
-    Thread,
-    EventLoopTask,
-    GreenOnEventLoop,
-    StealingTask,
-    GreenOnStealing,
-    PerCoreTask,
-}
-
-const CONTEXTS: &[Ctx] = &[
-    Ctx::Thread,
-    Ctx::EventLoopTask,
-    Ctx::GreenOnEventLoop,
-    Ctx::StealingTask,
-    Ctx::GreenOnStealing,
-    Ctx::PerCoreTask,
-];
-
-/// One runtime of each flavor.
-struct Runtimes {
-    event_loop: Loop,
-    stealing: Runtime,
-    per_core: Runtime,
-}
-
-impl Runtimes {
-    fn new() -> Runtimes {
-        Runtimes {
-            event_loop: Loop::new(),
-            stealing: Runtime::builder().work_stealing(2).build().unwrap(),
-            per_core: Runtime::builder().per_core(2).build().unwrap(),
-        }
-    }
-}
+use contexts::{go, within, Ctx, Loop, Runtimes, CONTEXTS};
 
 /// A unit's program, in both shapes: blocking (threads, green threads) and
 /// async (tasks).
@@ -107,34 +26,7 @@ trait Unit: Send + 'static {
 
 /// Starts `unit` in `ctx`; its output arrives on the returned receiver.
 fn run<U: Unit>(ctx: Ctx, rts: &Runtimes, unit: U) -> Receiver<U::Out> {
-    let (tx, rx) = chan::bounded(1);
-    match ctx {
-        Ctx::Thread => {
-            thread::spawn(move || {
-                let _ = tx.send(unit.blocking());
-            });
-        }
-        Ctx::EventLoopTask => as_task(&rts.event_loop.handle, unit, tx),
-        Ctx::StealingTask => as_task(rts.stealing.handle(), unit, tx),
-        Ctx::PerCoreTask => as_task(rts.per_core.handle(), unit, tx),
-        Ctx::GreenOnEventLoop => as_green(&rts.event_loop.handle, unit, tx),
-        Ctx::GreenOnStealing => as_green(rts.stealing.handle(), unit, tx),
-    }
-    rx
-}
-
-fn as_task<U: Unit>(handle: &Handle, unit: U, tx: Sender<U::Out>) {
-    drop(handle.spawn(async move {
-        let out = unit.run_async().await;
-        let _ = tx.send_async(out).await;
-    }));
-}
-
-fn as_green<U: Unit>(handle: &Handle, unit: U, tx: Sender<U::Out>) {
-    let _in_runtime = handle.enter();
-    drop(motet::green::spawn(move || {
-        let _ = tx.send(unit.blocking());
-    }));
+    go(ctx, rts, unit, |u| u.blocking(), |u| u.run_async())
 }
 
 struct Producer {

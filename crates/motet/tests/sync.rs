@@ -5,138 +5,19 @@
 //! No timing assertions; every wait is bounded (`within`, `recv_timeout`),
 //! so a bug fails the test instead of hanging it.
 
-use std::future::Future;
+#[path = "common/contexts.rs"]
+mod contexts;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use motet::chan::{self, Receiver, Sender};
-use motet::runtime::{Handle, Runtime};
+use motet::chan::Receiver;
+use motet::runtime::Runtime;
 use motet::sync::{Mutex, Notify, OnceCell, RwLock, Semaphore, WaitGroup};
 
-/// Runs `f` on its own thread; fails the test if it takes longer than
-/// `secs` (the thread is left behind).
-fn within<R: Send + 'static>(secs: u64, f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (tx, rx) = chan::bounded(1);
-    thread::spawn(move || {
-        let r = f();
-        let _ = tx.send(r);
-    });
-    rx.recv_timeout(Duration::from_secs(secs))
-        .expect("the test did not finish in time (deadlock or lost wake-up?)")
-}
-
-/// An event-loop runtime driven by a thread of its own until dropped.
-struct Loop {
-    handle: Handle,
-    stop: Sender<()>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl Loop {
-    fn new() -> Loop {
-        let (stop, stopped) = chan::bounded::<()>(0);
-        let (htx, hrx) = chan::bounded(1);
-        let thread = thread::spawn(move || {
-            let rt = Runtime::builder().event_loop().build().unwrap();
-            htx.send(rt.handle().clone()).unwrap();
-            rt.block_on(async move {
-                let _ = stopped.recv_async().await;
-            });
-        });
-        let handle = hrx.recv_timeout(Duration::from_secs(10)).unwrap();
-        Loop {
-            handle,
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Loop {
-    fn drop(&mut self) {
-        self.stop.close();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Ctx {
-    Thread,
-    EventLoopTask,
-    GreenOnEventLoop,
-    StealingTask,
-    GreenOnStealing,
-    PerCoreTask,
-}
-
-const CONTEXTS: &[Ctx] = &[
-    Ctx::Thread,
-    Ctx::EventLoopTask,
-    Ctx::GreenOnEventLoop,
-    Ctx::StealingTask,
-    Ctx::GreenOnStealing,
-    Ctx::PerCoreTask,
-];
-
-struct Runtimes {
-    event_loop: Loop,
-    stealing: Runtime,
-    per_core: Runtime,
-}
-
-impl Runtimes {
-    fn new() -> Runtimes {
-        Runtimes {
-            event_loop: Loop::new(),
-            stealing: Runtime::builder().work_stealing(2).build().unwrap(),
-            per_core: Runtime::builder().per_core(2).build().unwrap(),
-        }
-    }
-}
-
-/// Runs one unit in `ctx`: `blocking(env)` on a thread or green thread,
-/// `run_async(env)` in a task. Its output arrives on the returned receiver.
-fn go<E, R, B, A, Fut>(ctx: Ctx, rts: &Runtimes, env: E, blocking: B, run_async: A) -> Receiver<R>
-where
-    E: Send + 'static,
-    R: Send + 'static,
-    B: FnOnce(E) -> R + Send + 'static,
-    A: FnOnce(E) -> Fut + Send + 'static,
-    Fut: Future<Output = R> + Send + 'static,
-{
-    let (tx, rx) = chan::bounded(1);
-    let as_task = |handle: &Handle, tx: Sender<R>, env: E| {
-        drop(handle.spawn(async move {
-            let out = run_async(env).await;
-            let _ = tx.send_async(out).await;
-        }));
-    };
-    match ctx {
-        Ctx::Thread => {
-            thread::spawn(move || {
-                let _ = tx.send(blocking(env));
-            });
-        }
-        Ctx::EventLoopTask => as_task(&rts.event_loop.handle, tx, env),
-        Ctx::StealingTask => as_task(rts.stealing.handle(), tx, env),
-        Ctx::PerCoreTask => as_task(rts.per_core.handle(), tx, env),
-        Ctx::GreenOnEventLoop | Ctx::GreenOnStealing => {
-            let handle = match ctx {
-                Ctx::GreenOnEventLoop => &rts.event_loop.handle,
-                _ => rts.stealing.handle(),
-            };
-            let _in_runtime = handle.enter();
-            drop(motet::green::spawn(move || {
-                let _ = tx.send(blocking(env));
-            }));
-        }
-    }
-    rx
-}
+use contexts::{go, within, Runtimes, CONTEXTS};
 
 fn collect<R>(rxs: Vec<Receiver<R>>) -> Vec<R> {
     rxs.into_iter()
