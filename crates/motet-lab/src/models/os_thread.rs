@@ -58,93 +58,59 @@ pub struct Std;
 /// `thread-motet`.
 pub struct MotetChan;
 
-impl ThreadModel for Crossbeam {
-    type OnceTx<T: Send + 'static> = crossbeam_channel::Sender<T>;
-    type OnceRx<T: Send + 'static> = crossbeam_channel::Receiver<T>;
-    type Tx<T: Send + 'static> = crossbeam_channel::Sender<T>;
-    type Rx<T: Send + 'static> = crossbeam_channel::Receiver<T>;
-    type FanTx<T: Send + 'static> = crossbeam_channel::Sender<T>;
-    type FanRx<T: Send + 'static> = crossbeam_channel::Receiver<T>;
-    const CHANNEL: &'static str = "crossbeam_channel::bounded(1)";
-    const FAN_CHANNEL: &'static str = "crossbeam_channel::bounded(1024), shared";
-    os_threads!();
+/// A model whose channels are one crate's MPMC `bounded` channels, shared
+/// by every consumer (crossbeam-channel and flume have the same shape).
+macro_rules! mpmc_crate_model {
+    ($model:ident, $krate:ident) => {
+        impl ThreadModel for $model {
+            type OnceTx<T: Send + 'static> = $krate::Sender<T>;
+            type OnceRx<T: Send + 'static> = $krate::Receiver<T>;
+            type Tx<T: Send + 'static> = $krate::Sender<T>;
+            type Rx<T: Send + 'static> = $krate::Receiver<T>;
+            type FanTx<T: Send + 'static> = $krate::Sender<T>;
+            type FanRx<T: Send + 'static> = $krate::Receiver<T>;
+            const CHANNEL: &'static str = concat!(stringify!($krate), "::bounded(1)");
+            const FAN_CHANNEL: &'static str =
+                concat!(stringify!($krate), "::bounded(1024), shared");
+            os_threads!();
 
-    fn oneshot<T: Send + 'static>() -> (Self::OnceTx<T>, Self::OnceRx<T>) {
-        crossbeam_channel::bounded(1)
-    }
-    fn send_once<T: Send + 'static>(tx: Self::OnceTx<T>, value: T) -> Result<(), T> {
-        tx.send(value).map_err(|e| e.0)
-    }
-    fn recv_once<T: Send + 'static>(rx: Self::OnceRx<T>) -> Option<T> {
-        rx.recv().ok()
-    }
-    fn channel<T: Send + 'static>() -> (Self::Tx<T>, Self::Rx<T>) {
-        crossbeam_channel::bounded(1)
-    }
-    fn send<T: Send + 'static>(tx: &Self::Tx<T>, value: T) -> bool {
-        tx.send(value).is_ok()
-    }
-    fn recv<T: Send + 'static>(rx: &Self::Rx<T>) -> Option<T> {
-        rx.recv().ok()
-    }
-    fn fan<T: Send + 'static>(
-        cap: usize,
-        consumers: usize,
-    ) -> (Self::FanTx<T>, Vec<Self::FanRx<T>>) {
-        let (tx, rx) = crossbeam_channel::bounded(cap);
-        (tx, vec![rx; consumers])
-    }
-    fn fan_send<T: Send + 'static>(tx: &Self::FanTx<T>, _seq: u64, value: T) -> bool {
-        tx.send(value).is_ok()
-    }
-    fn fan_recv<T: Send + 'static>(rx: &Self::FanRx<T>) -> Option<T> {
-        rx.recv().ok()
-    }
+            fn oneshot<T: Send + 'static>() -> (Self::OnceTx<T>, Self::OnceRx<T>) {
+                $krate::bounded(1)
+            }
+            fn send_once<T: Send + 'static>(tx: Self::OnceTx<T>, value: T) -> Result<(), T> {
+                tx.send(value).map_err(|e| e.0)
+            }
+            fn recv_once<T: Send + 'static>(rx: Self::OnceRx<T>) -> Option<T> {
+                rx.recv().ok()
+            }
+            fn channel<T: Send + 'static>() -> (Self::Tx<T>, Self::Rx<T>) {
+                $krate::bounded(1)
+            }
+            fn send<T: Send + 'static>(tx: &Self::Tx<T>, value: T) -> bool {
+                tx.send(value).is_ok()
+            }
+            fn recv<T: Send + 'static>(rx: &Self::Rx<T>) -> Option<T> {
+                rx.recv().ok()
+            }
+            fn fan<T: Send + 'static>(
+                cap: usize,
+                consumers: usize,
+            ) -> (Self::FanTx<T>, Vec<Self::FanRx<T>>) {
+                let (tx, rx) = $krate::bounded(cap);
+                (tx, vec![rx; consumers])
+            }
+            fn fan_send<T: Send + 'static>(tx: &Self::FanTx<T>, _seq: u64, value: T) -> bool {
+                tx.send(value).is_ok()
+            }
+            fn fan_recv<T: Send + 'static>(rx: &Self::FanRx<T>) -> Option<T> {
+                rx.recv().ok()
+            }
+        }
+    };
 }
 
-impl ThreadModel for Flume {
-    type OnceTx<T: Send + 'static> = flume::Sender<T>;
-    type OnceRx<T: Send + 'static> = flume::Receiver<T>;
-    type Tx<T: Send + 'static> = flume::Sender<T>;
-    type Rx<T: Send + 'static> = flume::Receiver<T>;
-    type FanTx<T: Send + 'static> = flume::Sender<T>;
-    type FanRx<T: Send + 'static> = flume::Receiver<T>;
-    const CHANNEL: &'static str = "flume::bounded(1)";
-    const FAN_CHANNEL: &'static str = "flume::bounded(1024), shared";
-    os_threads!();
-
-    fn oneshot<T: Send + 'static>() -> (Self::OnceTx<T>, Self::OnceRx<T>) {
-        flume::bounded(1)
-    }
-    fn send_once<T: Send + 'static>(tx: Self::OnceTx<T>, value: T) -> Result<(), T> {
-        tx.send(value).map_err(|e| e.0)
-    }
-    fn recv_once<T: Send + 'static>(rx: Self::OnceRx<T>) -> Option<T> {
-        rx.recv().ok()
-    }
-    fn channel<T: Send + 'static>() -> (Self::Tx<T>, Self::Rx<T>) {
-        flume::bounded(1)
-    }
-    fn send<T: Send + 'static>(tx: &Self::Tx<T>, value: T) -> bool {
-        tx.send(value).is_ok()
-    }
-    fn recv<T: Send + 'static>(rx: &Self::Rx<T>) -> Option<T> {
-        rx.recv().ok()
-    }
-    fn fan<T: Send + 'static>(
-        cap: usize,
-        consumers: usize,
-    ) -> (Self::FanTx<T>, Vec<Self::FanRx<T>>) {
-        let (tx, rx) = flume::bounded(cap);
-        (tx, vec![rx; consumers])
-    }
-    fn fan_send<T: Send + 'static>(tx: &Self::FanTx<T>, _seq: u64, value: T) -> bool {
-        tx.send(value).is_ok()
-    }
-    fn fan_recv<T: Send + 'static>(rx: &Self::FanRx<T>) -> Option<T> {
-        rx.recv().ok()
-    }
-}
+mpmc_crate_model!(Crossbeam, crossbeam_channel);
+mpmc_crate_model!(Flume, flume);
 
 impl ThreadModel for Std {
     type OnceTx<T: Send + 'static> = std_mpsc::SyncSender<T>;
