@@ -407,3 +407,20 @@ fn a_stall_on_one_core_is_reported_and_the_other_core_keeps_running() {
         "the stall on core 0 was not reported"
     );
 }
+
+#[test]
+fn timers_set_from_outside_the_workers_always_fire() {
+    // block_on's future runs on this thread, not a worker: each sleep's
+    // timer is inserted while the idle workers are going to sleep in the
+    // shared driver. A lost wake-up there would hang an iteration.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = stealing(2);
+        for _ in 0..2_000 {
+            rt.block_on(motet::time::sleep(Duration::from_micros(300)));
+        }
+        let _ = tx.send(());
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("a timer set from outside the workers never fired");
+}

@@ -40,7 +40,7 @@
 pub(crate) mod io;
 pub(crate) mod wheel;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -243,7 +243,21 @@ impl Driver {
 
     /// Decides how long `epoll_wait` may block and publishes it for
     /// [`insert_timer`](Self::insert_timer).
+    ///
+    /// The handshake with [`insert_timer`](Self::insert_timer) on another
+    /// thread is Dekker's: this side publishes "parked" *before* reading the
+    /// wheel, that side inserts *before* reading `parked_until`, with a
+    /// `SeqCst` fence on each side. So either this read sees the new timer,
+    /// or that read sees this park and interrupts it. (Publishing after the
+    /// read, as a first version did, lost the wake-up when the inserting
+    /// thread slipped in between: a worker then slept in `epoll_wait` with no
+    /// deadline while a timer was due, seen as a rare hang under load.)
     fn park_timeout(&self, timeout: Option<Duration>) -> Option<Duration> {
+        let blocking = timeout != Some(Duration::ZERO);
+        if blocking {
+            self.parked_until.store(PARKED_FOREVER, Ordering::SeqCst);
+            fence(Ordering::SeqCst);
+        }
         let next_tick = self.timers().next_expiration();
         let timer = next_tick.map(|tick| {
             let at = self.start + Duration::from_millis(tick);
@@ -253,12 +267,13 @@ impl Driver {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        if timeout != Some(Duration::ZERO) {
-            let until = match next_tick {
-                Some(tick) if timer == timeout => tick.saturating_add(1),
-                _ => PARKED_FOREVER,
-            };
-            self.parked_until.store(until, Ordering::SeqCst);
+        if blocking {
+            // Narrow "forever" to the deadline this park will wake at: a
+            // timer due later needs no interruption.
+            if let Some(tick) = next_tick.filter(|_| timer == timeout) {
+                self.parked_until
+                    .store(tick.saturating_add(1), Ordering::SeqCst);
+            }
         }
         timeout
     }
@@ -302,7 +317,9 @@ impl Driver {
         let tick = self.deadline_tick(deadline);
         let key = self.timers().insert(tick, waker);
         // A park in progress on another thread may be waiting longer than
-        // this timer allows: interrupt it so it recomputes its timeout.
+        // this timer allows: interrupt it so it recomputes its timeout (see
+        // `park_timeout` for why the fence).
+        fence(Ordering::SeqCst);
         let parked = self.parked_until.load(Ordering::SeqCst);
         if parked != NOT_PARKED && tick < parked - 1 {
             self.unpark();
