@@ -21,3 +21,27 @@ pub(crate) mod sync {
     #[cfg(not(loom))]
     pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
 }
+
+/// For loom models: polls `f` to completion on this loom thread, blocking
+/// on a loom `Notify` between polls, so that a lost wake-up shows up as a
+/// deadlock that loom reports.
+#[cfg(all(test, loom))]
+pub(crate) fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    use std::task::{Context, Poll, Waker};
+    struct Flag(loom::sync::Notify);
+    impl std::task::Wake for Flag {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.notify();
+        }
+    }
+    let flag = std::sync::Arc::new(Flag(loom::sync::Notify::new()));
+    let waker = Waker::from(flag.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        flag.0.wait();
+    }
+}

@@ -34,6 +34,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
+use std::time::Instant;
 
 use crate::runtime::context;
 
@@ -47,19 +48,29 @@ use crate::runtime::context;
 /// work to [`spawn_blocking`](crate::task::spawn_blocking).
 #[track_caller]
 pub fn wait<F: IntoFuture>(future: F) -> F::Output {
-    // First: a green thread runs *on* an event-loop thread, and suspends
-    // instead of blocking it.
+    wait_inner(future.into_future(), None).expect("no deadline, so the future completed")
+}
+
+/// [`wait`] and [`wait_until`]: the three cases, in order.
+#[track_caller]
+fn wait_inner<F: Future>(future: F, deadline: Option<Instant>) -> Option<F::Output> {
+    // First: a green thread runs *on* a scheduler thread, and suspends
+    // instead of blocking it (a deadline becomes a driver timer).
     if crate::green::in_green_thread() {
-        return crate::green::suspend_on(future.into_future());
+        return match deadline {
+            None => Some(crate::green::suspend_on(future)),
+            Some(d) => crate::green::suspend_on(crate::time::timeout_at(d, future)).ok(),
+        };
     }
     if context::is_driving() {
         panic!(
-            "motet::wait (or a blocking call such as JoinHandle::join) was called from an async task \
-             on an event-loop thread: it would block every task on that loop. Use `.await` instead, \
-             or run the blocking code with `motet::task::spawn_blocking`"
+            "motet::wait (or a blocking call such as JoinHandle::join or Receiver::recv_timeout) \
+             was called from an async task on a scheduler thread: it would block every task on \
+             that thread. Use `.await` instead (with `motet::time::timeout` for a deadline), or \
+             run the blocking code with `motet::task::spawn_blocking`"
         );
     }
-    park_on(future.into_future())
+    park_on_until(future, deadline)
 }
 
 /// Unparks one thread; `notified` absorbs wake-ups that arrive before it parks.
@@ -88,6 +99,12 @@ thread_local! {
 
 /// Polls `future` on this thread, parking it between polls.
 pub(crate) fn park_on<F: Future>(future: F) -> F::Output {
+    park_on_until(future, None).expect("no deadline, so the future completed")
+}
+
+/// Polls `future` on this thread, parking it between polls, until it
+/// completes (`Some`) or `deadline` passes (`None`).
+fn park_on_until<F: Future>(future: F, deadline: Option<Instant>) -> Option<F::Output> {
     let unparker = WAKER
         .try_with(|w| w.borrow_mut().take())
         .ok()
@@ -101,13 +118,22 @@ pub(crate) fn park_on<F: Future>(future: F) -> F::Output {
     let waker = Waker::from(unparker.clone());
     let mut cx = Context::from_waker(&waker);
     let mut future = pin!(future);
-    let out = loop {
+    let out = 'polls: loop {
         if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            break out;
+            break Some(out);
         }
         // `park` may return spuriously; only a wake-up clears the flag.
         while !unparker.notified.swap(false, Ordering::Acquire) {
-            thread::park();
+            match deadline {
+                None => thread::park(),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        break 'polls None;
+                    }
+                    thread::park_timeout(d - now);
+                }
+            }
         }
     };
     unparker.notified.store(false, Ordering::Relaxed);
@@ -131,42 +157,6 @@ pub(crate) fn park_on<F: Future>(future: F) -> F::Output {
 ///
 /// Where [`wait`] panics: on a thread that drives an event loop.
 #[track_caller]
-pub fn wait_until<F: IntoFuture>(future: F, deadline: std::time::Instant) -> Option<F::Output> {
-    // A green thread suspends, with the driver's timer as the deadline.
-    if crate::green::in_green_thread() {
-        let timed = crate::time::timeout_at(deadline, future.into_future());
-        return crate::green::suspend_on(timed).ok();
-    }
-    if context::is_driving() {
-        panic!(
-            "motet::wait_until (or a blocking call with a timeout, such as Receiver::recv_timeout) \
-             was called from an async task on an event-loop thread: it would block every task on \
-             that loop. Use `.await` with `motet::time::timeout` instead, or run the blocking code \
-             with `motet::task::spawn_blocking`"
-        );
-    }
-    park_on_until(future.into_future(), deadline)
-}
-
-/// [`park_on`] with a deadline (`park_timeout`; `None` when it passes).
-fn park_on_until<F: Future>(future: F, deadline: std::time::Instant) -> Option<F::Output> {
-    let unparker = Arc::new(ThreadWaker {
-        thread: thread::current(),
-        notified: AtomicBool::new(false),
-    });
-    let waker = Waker::from(unparker.clone());
-    let mut cx = Context::from_waker(&waker);
-    let mut future = pin!(future);
-    loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return Some(out);
-        }
-        while !unparker.notified.swap(false, Ordering::Acquire) {
-            let now = std::time::Instant::now();
-            if now >= deadline {
-                return None;
-            }
-            thread::park_timeout(deadline - now);
-        }
-    }
+pub fn wait_until<F: IntoFuture>(future: F, deadline: Instant) -> Option<F::Output> {
+    wait_inner(future.into_future(), Some(deadline))
 }

@@ -9,8 +9,6 @@
 use std::io;
 use std::time::Instant;
 
-use serde_json::{json, Map};
-
 use super::{Sample, Workload, WorkloadInfo, CHANNEL_COLUMN};
 use crate::models::async_unit::AsyncModel;
 use crate::models::thread_unit::ThreadModel;
@@ -60,7 +58,12 @@ pub async fn run<M: AsyncModel>(n: u64) -> io::Result<Sample> {
     for consumer in consumers {
         result += consumer.await.expect("fanout: a consumer failed");
     }
-    Ok(sample(n, result, start, M::FAN_CHANNEL))
+    Ok(Sample::over_channel(
+        n,
+        result,
+        start.elapsed(),
+        M::FAN_CHANNEL,
+    ))
 }
 
 /// Runs fanout with n messages on blocking units; call inside the model's `run`.
@@ -86,18 +89,10 @@ pub fn run_threads<M: ThreadModel>(n: u64) -> io::Result<Sample> {
     });
     M::join(producer);
     let result = consumers.into_iter().map(M::join).sum();
-    Ok(sample(n, result, start, M::FAN_CHANNEL))
-}
-
-fn sample(n: u64, result: u64, start: Instant, channel: &str) -> Sample {
-    let elapsed = start.elapsed();
-    let mut extra = Map::new();
-    extra.insert("channel".into(), json!(channel));
-    Sample {
+    Ok(Sample::over_channel(
+        n,
         result,
-        elapsed_ns: elapsed.as_nanos() as u64,
-        ops: n,
-        threads: 0,
-        extra,
-    }
+        start.elapsed(),
+        M::FAN_CHANNEL,
+    ))
 }

@@ -25,7 +25,7 @@ pub mod spawn_idle;
 pub mod switch;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 /// Which workload; the key that model families match on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,6 +125,27 @@ pub struct Sample {
     pub threads: usize,
     /// The workload's own figures.
     pub extra: Map<String, Value>,
+}
+
+impl Sample {
+    /// A channel workload's sample: `ops` operations timed over `elapsed`,
+    /// with the channel the model used in a `channel` column.
+    pub fn over_channel(
+        ops: u64,
+        result: u64,
+        elapsed: std::time::Duration,
+        channel: &str,
+    ) -> Sample {
+        let mut extra = Map::new();
+        extra.insert("channel".into(), json!(channel));
+        Sample {
+            result,
+            elapsed_ns: elapsed.as_nanos() as u64,
+            ops,
+            threads: 0,
+            extra,
+        }
+    }
 }
 
 /// n(n-1)/2: the sum of 0..n, the known answer of the summing workloads.

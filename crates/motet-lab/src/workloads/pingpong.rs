@@ -6,8 +6,6 @@
 use std::io;
 use std::time::Instant;
 
-use serde_json::{json, Map};
-
 use super::{Sample, Workload, WorkloadInfo, CHANNEL_COLUMN};
 use crate::models::async_unit::AsyncModel;
 use crate::models::thread_unit::ThreadModel;
@@ -50,7 +48,7 @@ pub async fn run<M: AsyncModel>(n: u64) -> io::Result<Sample> {
     });
     let result = a.await.expect("pingpong: A failed");
     b.await.expect("pingpong: B failed");
-    Ok(sample(n, result, start, M::CHANNEL))
+    Ok(Sample::over_channel(n, result, start.elapsed(), M::CHANNEL))
 }
 
 /// Runs pingpong with n round trips on blocking units; call inside the model's `run`.
@@ -75,18 +73,5 @@ pub fn run_threads<M: ThreadModel>(n: u64) -> io::Result<Sample> {
     });
     let result = M::join(a);
     M::join(b);
-    Ok(sample(n, result, start, M::CHANNEL))
-}
-
-fn sample(n: u64, result: u64, start: Instant, channel: &str) -> Sample {
-    let elapsed = start.elapsed();
-    let mut extra = Map::new();
-    extra.insert("channel".into(), json!(channel));
-    Sample {
-        result,
-        elapsed_ns: elapsed.as_nanos() as u64,
-        ops: n,
-        threads: 0,
-        extra,
-    }
+    Ok(Sample::over_channel(n, result, start.elapsed(), M::CHANNEL))
 }

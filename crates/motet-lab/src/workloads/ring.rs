@@ -8,7 +8,7 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Map};
+use serde_json::json;
 
 use super::{Column, Sample, Workload, WorkloadInfo, CHANNEL_COLUMN};
 use crate::models::async_unit::AsyncModel;
@@ -110,14 +110,9 @@ fn sample(
     channel: &str,
 ) -> io::Result<Sample> {
     let result = result.ok_or_else(|| io::Error::other("ring: no unit got 0"))?;
-    let mut extra = Map::new();
-    extra.insert("build_ms".into(), json!(build.as_secs_f64() * 1e3));
-    extra.insert("channel".into(), json!(channel));
-    Ok(Sample {
-        result,
-        elapsed_ns: elapsed.as_nanos() as u64,
-        ops: n,
-        threads: 0,
-        extra,
-    })
+    let mut sample = Sample::over_channel(n, result, elapsed, channel);
+    sample
+        .extra
+        .insert("build_ms".into(), json!(build.as_secs_f64() * 1e3));
+    Ok(sample)
 }

@@ -12,6 +12,7 @@ use std::task::{Context, Poll, Waker};
 use loom::thread;
 
 use super::*;
+use crate::loom::block_on;
 
 /// Runs a model exhaustively (no preemption bound: these finish in
 /// seconds).
@@ -23,27 +24,6 @@ fn model<F: Fn() + Sync + Send + 'static>(f: F) {
 fn poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
     let mut cx = Context::from_waker(Waker::noop());
     Pin::new(f).poll(&mut cx)
-}
-
-/// Polls to completion, blocking on a loom `Notify` between polls (a
-/// lost wake-up shows up as a deadlock that loom reports).
-fn block_on<F: Future>(f: F) -> F::Output {
-    struct Flag(loom::sync::Notify);
-    impl std::task::Wake for Flag {
-        fn wake(self: std::sync::Arc<Self>) {
-            self.0.notify();
-        }
-    }
-    let flag = std::sync::Arc::new(Flag(loom::sync::Notify::new()));
-    let waker = Waker::from(flag.clone());
-    let mut cx = Context::from_waker(&waker);
-    let mut f = std::pin::pin!(f);
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-        flag.0.wait();
-    }
 }
 
 /// Drains what is left in the channel.

@@ -104,7 +104,6 @@ pub(crate) struct Local {
     queue: RefCell<VecDeque<Runnable>>,
     probe: Option<Arc<Probe>>,
     tick: Cell<u32>,
-    cancelled: Cell<bool>,
 }
 
 /// What a scheduler is made of besides its queues; the runtime builds the
@@ -139,7 +138,6 @@ impl Shared {
             queue: RefCell::new(VecDeque::new()),
             probe,
             tick: Cell::new(0),
-            cancelled: Cell::new(false),
         });
         (shared, local)
     }
@@ -338,11 +336,9 @@ pub(crate) fn block_on<F: Future>(local: &Rc<Local>, future: F) -> F::Output {
 
 /// Cancels every unfinished task, on the owner thread: closes the registry,
 /// wakes every registered task onto the local queue and drops each queued
-/// runnable (which cancels it), until the queues stay empty. Idempotent.
+/// runnable (which cancels it), until the queues stay empty. Idempotent: a
+/// second call finds the registry closed and empty.
 pub(crate) fn cancel_all(local: &Rc<Local>) {
-    if local.cancelled.replace(true) {
-        return;
-    }
     let _drive = context::drive_for_shutdown(local.clone());
     // Each wake queues the task here (we drive the loop), unless it is
     // queued already.

@@ -62,6 +62,7 @@ mod sleeper;
 mod stall;
 pub(crate) mod work_stealing;
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::rc::Rc;
@@ -114,11 +115,12 @@ impl Scheduler {
         }
     }
 
-    /// The scheduler a new task spawned through this one belongs to.
-    pub(crate) fn spawn_target(&self) -> Scheduler {
+    /// The scheduler a new task spawned through this one belongs to: this
+    /// one, except that a per-core runtime picks one of its cores.
+    pub(crate) fn spawn_target(&self) -> Cow<'_, Scheduler> {
         match self {
-            Scheduler::PerCore(group) => group.next_core(),
-            other => other.clone(),
+            Scheduler::PerCore(group) => Cow::Owned(group.next_core()),
+            other => Cow::Borrowed(other),
         }
     }
 
@@ -404,7 +406,6 @@ impl Builder {
             kind: Some(kind),
             watchdog,
             blocking,
-            flavor: self.flavor,
             _not_send: PhantomData,
         })
     }
@@ -430,7 +431,6 @@ pub struct Runtime {
     kind: Option<Kind>,
     watchdog: Option<Watchdog>,
     blocking: BlockingPool,
-    flavor: Flavor,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -495,7 +495,7 @@ impl Runtime {
         F::Output: 'static,
     {
         assert!(
-            matches!(self.flavor, Flavor::EventLoop),
+            matches!(self.kind, Some(Kind::EventLoop(_))),
             "Runtime::spawn_local needs an event-loop runtime; on per_core, spawn a Send future \
              with Handle::spawn_on and call task::spawn_local inside it"
         );
@@ -552,7 +552,7 @@ impl Drop for Runtime {
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Runtime")
-            .field("flavor", &self.flavor)
+            .field("flavor", &self.handle.flavor())
             .finish()
     }
 }
@@ -630,8 +630,19 @@ impl Handle {
     pub fn workers(&self) -> usize {
         match &self.sched {
             Scheduler::EventLoop(s) => s.group().map_or(1, |(g, _)| g.len()),
-            Scheduler::WorkStealing(s) => s.stats().workers,
+            Scheduler::WorkStealing(s) => s.workers(),
             Scheduler::PerCore(g) => g.len(),
+        }
+    }
+
+    fn flavor(&self) -> Flavor {
+        match &self.sched {
+            Scheduler::EventLoop(s) => match s.group() {
+                Some((g, _)) => Flavor::PerCore(g.len()),
+                None => Flavor::EventLoop,
+            },
+            Scheduler::WorkStealing(s) => Flavor::WorkStealing(s.workers()),
+            Scheduler::PerCore(g) => Flavor::PerCore(g.len()),
         }
     }
 

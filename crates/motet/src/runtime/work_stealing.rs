@@ -285,6 +285,11 @@ impl Shared {
         &self.registry
     }
 
+    /// Number of workers.
+    pub(crate) fn workers(&self) -> usize {
+        self.counters.len()
+    }
+
     /// Registers a new task and queues it: on a worker, in its LIFO slot
     /// (the previous occupant goes to the stealable queue).
     pub(crate) fn admit(&self, runnable: Runnable, name: Option<&str>) {
@@ -336,7 +341,7 @@ impl Shared {
             })
             .collect();
         RuntimeStats {
-            workers: self.counters.len(),
+            workers: self.workers(),
             tasks_spawned: spawned,
             tasks_alive: alive,
             polls: per_worker.iter().map(|w| w.polls).sum(),

@@ -222,7 +222,7 @@ where
     F::Output: Send + 'static,
 {
     let sched = sched.spawn_target();
-    let mut meta = TaskMeta::new(sched.clone(), location);
+    let mut meta = TaskMeta::new(Scheduler::clone(&sched), location);
     meta.pinned = pinned;
     let id = meta.id;
     let (runnable, task) = async_task::Builder::new().metadata(meta).spawn(

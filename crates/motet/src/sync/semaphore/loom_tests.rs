@@ -13,26 +13,7 @@ use std::task::{Context, Poll, Waker};
 use loom::thread;
 
 use super::*;
-
-/// Polls to completion, blocking on a loom `Notify` between polls.
-fn block_on<F: Future>(f: F) -> F::Output {
-    struct Flag(loom::sync::Notify);
-    impl std::task::Wake for Flag {
-        fn wake(self: std::sync::Arc<Self>) {
-            self.0.notify();
-        }
-    }
-    let flag = std::sync::Arc::new(Flag(loom::sync::Notify::new()));
-    let waker = Waker::from(flag.clone());
-    let mut cx = Context::from_waker(&waker);
-    let mut f = std::pin::pin!(f);
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-        flag.0.wait();
-    }
-}
+use crate::loom::block_on;
 
 /// Polls once with a waker that does nothing.
 fn poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
