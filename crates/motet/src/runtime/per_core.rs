@@ -17,8 +17,7 @@
 //!   picks the core.
 //! - Cross-core messages are ordinary wake-ups: a waker of a task on core A
 //!   woken on core B pushes onto A's remote queue and, if A sleeps, writes
-//!   A's eventfd. (The one-shot channel carries values across; the general
-//!   channels of `motet::chan` will too.)
+//!   A's eventfd. One-shots and `motet::chan` carry values across.
 //! - Accepts are sharded by the kernel: each core binds its own listener on
 //!   the same port with `SO_REUSEPORT` (see
 //!   [`reuseport_listeners`](crate::net::reuseport_listeners)), and the

@@ -14,7 +14,7 @@
 //! One `Arc` holding a mutex over the value slot, the receiver's waker and
 //! two "gone" flags. A lock costs a few nanoseconds uncontended, and a
 //! one-shot channel is contended at most once; a lock-free state word would
-//! save little here and is what the channels work (`motet::chan`) is for.
+//! save little here. For streams of values, use `motet::chan`.
 //! The receiver's waker is woken after the lock is released.
 
 use std::fmt;
