@@ -105,20 +105,36 @@ pub(crate) fn with_running<R>(f: impl FnOnce(Option<&Running>) -> R) -> R {
     f(Some(unsafe { &(*s).running }))
 }
 
+/// Where a green thread is in its life.
+enum Stage<F, T> {
+    /// Spawned, never run: the closure, and its stack only where the stack
+    /// had to be taken at spawn (see [`stack::take_at_spawn`]). Holding no
+    /// stack here is what lets a burst of spawns (skynet's million leaves)
+    /// reuse the few warm stacks that finished green threads give back,
+    /// instead of faulting in a fresh page for every green thread queued.
+    Fresh(F, Option<PooledStack>),
+    /// Started: the coroutine, suspended whenever this future is not being
+    /// polled.
+    Running(Co<T>),
+    /// Returned (its stack is back in the pool).
+    Finished,
+}
+
 pin_project_lite::pin_project! {
-    /// A green thread as its task runs it: each poll resumes the coroutine
-    /// until it suspends (`Pending`) or returns (`Ready`).
-    pub(crate) struct GreenThread<T> {
-        co: Option<Co<T>>,
+    /// A green thread as its task runs it: the first poll takes a stack
+    /// and starts the coroutine; each poll resumes it until it suspends
+    /// (`Pending`) or returns (`Ready`).
+    pub(crate) struct GreenThread<F, T> {
+        stage: Stage<F, T>,
         shared: Shared,
         #[pin]
         _pinned: PhantomPinned,
     }
 
-    impl<T> PinnedDrop for GreenThread<T> {
+    impl<F, T> PinnedDrop for GreenThread<F, T> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            if let Some(co) = this.co.take() {
+            if let Stage::Running(co) = std::mem::replace(this.stage, Stage::Finished) {
                 // Dropping a suspended coroutine unwinds its stack (running
                 // its destructors) here. Code in those destructors is not
                 // resumed through `poll`, so it must not find some other
@@ -139,39 +155,32 @@ pin_project_lite::pin_project! {
 // scheduler must not either unless the task is unpinned, which only the
 // `unsafe` builder option `Builder::migratable` allows, on the caller's
 // promise (see its `# Safety`).
-unsafe impl<T: Send> Send for GreenThread<T> {}
+unsafe impl<F: Send, T: Send> Send for GreenThread<F, T> {}
 
-impl<T: Send + 'static> GreenThread<T> {
-    /// A green thread that will run `f` on `stack`, not started yet.
-    pub(crate) fn new<F>(
+impl<F, T> GreenThread<F, T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    /// A green thread that will run `f` on a stack of `stack_size` usable
+    /// bytes (rounded), not started yet. `stack` is the stack if the
+    /// spawner had to take it already.
+    pub(crate) fn new(
         f: F,
-        stack: PooledStack,
+        stack_size: usize,
+        stack: Option<PooledStack>,
         task_id: u64,
         name: Option<Box<str>>,
-    ) -> GreenThread<T>
-    where
-        F: FnOnce() -> T + Send + 'static,
-    {
-        let (guard_lo, guard_hi) = stack.guard();
-        let stack_size = stack.size();
-        let co = Coroutine::with_stack(stack, move |yielder: &Yielder<(), ()>, ()| {
-            let shared = current();
-            // SAFETY: the first resume comes from `poll`, which has set
-            // CURRENT to this green thread's pinned `Shared`.
-            unsafe { (*shared).yielder.set(yielder) };
-            // Panics stop here, on the green thread's own stack; `poll`
-            // re-raises them on the scheduler's.
-            panic::catch_unwind(AssertUnwindSafe(f))
-        });
+    ) -> GreenThread<F, T> {
         GreenThread {
-            co: Some(co),
+            stage: Stage::Fresh(f, stack),
             shared: Shared {
                 cx: Cell::new(ptr::null_mut()),
                 yielder: Cell::new(ptr::null()),
                 ready_streak: Cell::new(0),
                 running: Running {
-                    guard_lo,
-                    guard_hi,
+                    guard_lo: 0,
+                    guard_hi: 0,
                     stack_size,
                     task_id,
                     name,
@@ -182,16 +191,53 @@ impl<T: Send + 'static> GreenThread<T> {
     }
 }
 
-impl<T> Future for GreenThread<T> {
+/// Takes the green thread's stack (unless it came with one) and builds its
+/// coroutine; nothing runs yet.
+///
+/// # Panics
+///
+/// If no stack can be had (address space or memory maps exhausted): the
+/// green thread then ends with that error as its panic, which its handle
+/// reports. Only where guards cost no map (see `stack::take_at_spawn`), so
+/// running out of maps stays the spawner's error elsewhere.
+fn start<F, T>(f: F, stack: Option<PooledStack>, running: &mut Running) -> Co<T>
+where
+    F: FnOnce() -> T + 'static,
+    T: 'static,
+{
+    let stack = match stack {
+        Some(s) => s,
+        None => PooledStack::take(running.stack_size)
+            .unwrap_or_else(|e| panic!("motet::green: cannot start a green thread: {e}")),
+    };
+    (running.guard_lo, running.guard_hi) = stack.guard();
+    Coroutine::with_stack(stack, move |yielder: &Yielder<(), ()>, ()| {
+        let shared = current();
+        // SAFETY: every resume comes from `poll`, which has set CURRENT to
+        // this green thread's pinned `Shared`.
+        unsafe { (*shared).yielder.set(yielder) };
+        // Panics stop here, on the green thread's own stack; `poll`
+        // re-raises them on the scheduler's.
+        panic::catch_unwind(AssertUnwindSafe(f))
+    })
+}
+
+impl<F: FnOnce() -> T + 'static, T: 'static> Future for GreenThread<F, T> {
     type Output = T;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         let this = self.project();
-        let co = this
-            .co
-            .as_mut()
-            .expect("a green thread's task was polled after it finished");
-        let shared: &Shared = this.shared;
+        let shared: &mut Shared = this.shared;
+        if let Stage::Fresh(..) = this.stage {
+            let Stage::Fresh(f, stack) = std::mem::replace(this.stage, Stage::Finished) else {
+                unreachable!("checked just above")
+            };
+            *this.stage = Stage::Running(start(f, stack, &mut shared.running));
+        }
+        let Stage::Running(co) = this.stage else {
+            panic!("a green thread's task was polled after it finished")
+        };
+        let shared: &Shared = shared;
         // Lifetime erased: the pointer is dereferenced only during the
         // resume below, while `cx` is borrowed by this call.
         let raw: *mut Context<'_> = cx;
@@ -208,7 +254,7 @@ impl<T> Future for GreenThread<T> {
             CoroutineResult::Return(res) => {
                 // Give the stack back to the pool now, not when the task
                 // cell is freed.
-                *this.co = None;
+                *this.stage = Stage::Finished;
                 match res {
                     Ok(v) => Poll::Ready(v),
                     Err(payload) => panic::resume_unwind(payload),

@@ -207,6 +207,23 @@ pub(crate) fn stats() -> PoolStats {
     }
 }
 
+/// Whether a spawner must take its green thread's stack at once, rather
+/// than leave it to the green thread's first run.
+///
+/// Taking it at the first run means a green thread that waits in a run
+/// queue holds no stack, so a burst of spawns reuses warm stacks instead
+/// of touching fresh ones. But taking a stack can fail, and that failure
+/// belongs to the spawner (an `io::Error` naming `vm.max_map_count`).
+/// With `MADV_GUARD_INSTALL` guards a new chunk costs one memory map, so
+/// only exhausted address space can fail it, which is as fatal as any
+/// failed allocation; with `mprotect` guards every slot costs two maps and
+/// running out is an ordinary, expected error. So: lazily where guards
+/// are made with `madvise`, at spawn otherwise (and until the first chunk
+/// has told which).
+pub(crate) fn take_at_spawn() -> bool {
+    pool().guard != GuardKind::Madvise
+}
+
 /// A stack slot taken from the pool; dropping it gives the slot back.
 pub(crate) struct PooledStack {
     /// Lowest address of the slot (the guard page's start).
@@ -258,11 +275,6 @@ impl PooledStack {
     /// The guard page's address range.
     pub(crate) fn guard(&self) -> (usize, usize) {
         (self.bottom, self.bottom + page_size())
-    }
-
-    /// Usable bytes.
-    pub(crate) fn size(&self) -> usize {
-        self.size
     }
 }
 
