@@ -6,6 +6,8 @@
 
 use std::hint::black_box;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 const CHILD: &str = "MOTET_OVERFLOW_CHILD";
@@ -78,4 +80,74 @@ fn an_os_thread_overflow_still_gets_std_s_report() {
     assert!(!ok, "the child should have died; stderr:\n{stderr}");
     assert!(!stderr.contains("motet: green thread"), "stderr:\n{stderr}");
     assert!(stderr.contains("os-deep"), "stderr:\n{stderr}");
+}
+
+#[test]
+fn a_stack_trimmed_and_reused_keeps_its_guard() {
+    // Freed stacks past what the pool keeps warm are handed back to the
+    // kernel (MADV_DONTNEED over runs of adjacent slots, guards included);
+    // a green thread that later runs on such a cold slot must still hit a
+    // guard page when it overflows, not run into its neighbour's stack.
+    const CASE: &str = "a_stack_trimmed_and_reused_keeps_its_guard";
+    const N: usize = 4096;
+    const STACK: usize = 16 * 1024;
+    if is_child(CASE) {
+        let rt = motet::runtime::Runtime::builder().event_loop().build().unwrap();
+        rt.block_on(async {
+            // A burst of N live green threads fills the pool; its end trims
+            // most of it. A second burst then takes every warm slot, so the
+            // next green thread gets a cold one.
+            let live = |n: usize| {
+                let started = Arc::new(AtomicUsize::new(0));
+                let mut held = Vec::new();
+                for _ in 0..n {
+                    let (tx, rx) = motet::sync::oneshot::channel::<()>();
+                    let started = started.clone();
+                    let h = motet::green::Builder::new()
+                        .stack_size(STACK)
+                        .spawn(move || {
+                            started.fetch_add(1, Ordering::Relaxed);
+                            rx.blocking_recv().unwrap()
+                        })
+                        .unwrap();
+                    held.push((tx, h));
+                }
+                (started, held)
+            };
+            // Every one runs to its wait, and so holds its stack.
+            let all_started = |started: Arc<AtomicUsize>, n: usize| async move {
+                while started.load(Ordering::Relaxed) < n {
+                    motet::task::yield_now().await;
+                }
+            };
+            let (started, first) = live(N);
+            all_started(started, N).await;
+            for (tx, h) in first {
+                tx.send(()).unwrap();
+                h.await.unwrap();
+            }
+            let warm = motet::green::pool_stats().warm;
+            let (started, _second) = live(warm);
+            all_started(started, warm).await;
+            let stats = motet::green::pool_stats();
+            assert!(
+                stats.warm == 0 && stats.cold > 0,
+                "the next stack will be a cold one: {stats:?}"
+            );
+            let h = motet::green::Builder::new()
+                .name("deep-on-cold")
+                .stack_size(STACK)
+                .spawn(|| recurse(0))
+                .unwrap();
+            let _ = motet::time::timeout(Duration::from_secs(30), h).await;
+        });
+        unreachable!("the overflow should have aborted the process");
+    }
+    let (ok, stderr) = run_child(CASE);
+    assert!(!ok, "the child should have died; stderr:\n{stderr}");
+    assert!(
+        stderr.contains("green thread 'deep-on-cold'")
+            && stderr.contains(&format!("overflowed its stack of {STACK} bytes")),
+        "stderr:\n{stderr}"
+    );
 }

@@ -39,24 +39,33 @@
 //! stacks under the default map limit. Running out is an `io::Error` to the
 //! spawner naming `vm.max_map_count`, never an abort.
 //!
+//! Guards are installed when a chunk is mapped, every slot's at once: one
+//! `process_madvise(MADV_GUARD_INSTALL)` takes up to 1,024 pages, so a
+//! chunk costs one or two system calls instead of one per slot (skynet,
+//! 1.1 million green threads: 111,000 `madvise` calls became 880; falls
+//! back to a `madvise` per slot, then to `mprotect`).
+//!
 //! Freed slots go onto their class's free lists (LIFO, so the most
-//! recently used, most likely cached, slot is reused first). Up to
-//! [`WARM_LIMIT`] free slots per class are kept warm, so a spawn that
-//! reuses one costs a mutex round trip and no system call or page fault;
-//! past that bound a freed slot's pages are dropped with `MADV_DONTNEED`
-//! (the guard survives it) and it goes onto the cold list, reused only when
-//! no warm one is left. So a burst of a million green threads does not keep
-//! a million stacks' worth of pages resident after it ends, and a steady
-//! spawn/exit churn never makes a system call.
+//! recently used, most likely cached, slot is reused first). A class keeps
+//! free slots warm while there are fewer than twice what is worth keeping:
+//! [`WARM_LIMIT`], or half as many as are in use, whichever is more. So
+//! during a burst (many green threads live at once) a freed stack stays
+//! resident for the next green thread to start: handing its pages back and
+//! faulting them in again would cost two trips through the kernel per
+//! green thread and lower no peak. When the warm list outgrows that, its
+//! oldest slots are trimmed with `MADV_DONTNEED` (the guard survives it;
+//! `tests/green_overflow.rs` overflows a trimmed, reused stack) down to
+//! what is worth keeping, one call per run of adjacent slots, and go onto
+//! the cold list, reused only when no warm one is left. Each trim releases
+//! at least `WARM_LIMIT` slots, so its system calls are amortized over as
+//! many frees, and after a burst the pool keeps at most `2 * WARM_LIMIT`
+//! free stacks resident. A steady spawn/exit churn never makes a system
+//! call.
 //!
 //! Measured (release, `examples/green_numbers.rs`): spawn, run and join of
 //! one green thread on a warm pooled stack, about 250 ns (an async task:
-//! 150 ns). A burst of 100,000 at a time costs 6 to 16 µs each: first-touch
-//! page faults on fresh or cold slots, and a `MADV_DONTNEED` per exit past
-//! the warm bound. Known improvement, not done: trim a freed slot only
-//! below its top two pages (keeping what an idle green thread costs anyway,
-//! so reuse never faults), or trim whole chunks at once when all their
-//! slots are free.
+//! 150 ns). A green thread that starts on a fresh slot pays a first-touch
+//! page fault for its top page (about 2 µs on this VM).
 //!
 //! # Stack overflow
 //!
@@ -82,8 +91,10 @@
 //!   support (Go moves stacks and rewrites pointers into them); with Rust's
 //!   references into the stack, a fixed reservation committed on touch is
 //!   the only sound option.
-//! - *`MADV_DONTNEED` on every free*: a system call and a TLB shootdown per
-//!   exit, and the next spawn on that slot page-faults its frames back in.
+//! - *`MADV_DONTNEED` on every free past a fixed warm bound* (the first
+//!   version): a system call and a TLB shootdown per exit, and the next
+//!   start on that slot page-faults its frames back in; in skynet that
+//!   was a quarter of the run.
 //!
 //! All of the green-thread unsafe code outside the coroutine boundary is in
 //! this file.
@@ -92,6 +103,7 @@ use std::cell::Cell;
 use std::ffi::c_void;
 use std::io;
 use std::ptr;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Mutex, Once};
 
 use corosensei::stack::{Stack, StackPointer};
@@ -111,11 +123,16 @@ const MADV_GUARD_INSTALL: libc::c_int = 102;
 /// reserves little.
 const CHUNK_BYTES: usize = 32 << 20;
 
-/// Free slots per size class kept resident for cheap reuse. Worst case it
+/// Free slots per size class always allowed to stay resident for cheap
+/// reuse (more while many are in use: see [`Class::trim`]). Worst case it
 /// keeps `WARM_LIMIT` deep stacks resident (256 MiB at 256 KiB each, if
 /// every one was used to the bottom); typically a few pages each, about
 /// 8 MiB.
 const WARM_LIMIT: usize = 1024;
+
+/// At most this many ranges per `process_madvise` call (the kernel's
+/// `UIO_MAXIOV`).
+const MAX_IOV: usize = 1024;
 
 /// The system page size.
 pub(crate) fn page_size() -> usize {
@@ -153,11 +170,37 @@ enum GuardKind {
 struct Class {
     /// Usable bytes per slot (page multiple).
     size: usize,
+    /// Free slots that may hold resident pages, oldest first: reuse takes
+    /// the newest (most likely cached), trimming the oldest.
     warm: Vec<usize>,
     cold: Vec<usize>,
+    /// Slots handed out and not yet given back.
+    in_use: usize,
     /// The unused tail of the newest chunk: `[next, end)`.
     next: usize,
     end: usize,
+}
+
+impl Class {
+    /// The oldest warm slots to hand back to the kernel now, if the warm
+    /// list has grown past twice what is worth keeping.
+    ///
+    /// Worth keeping: [`WARM_LIMIT`] slots, or half as many as are in use,
+    /// whichever is more. So during a burst (many green threads live at
+    /// once) freed stacks stay warm for the next spawns: trimming one and
+    /// faulting its page back in at the next start would cost two kernel
+    /// round trips per green thread and save no peak memory. Once the burst
+    /// is over, the excess goes back in batches of at least `WARM_LIMIT`
+    /// slots, so the system calls (one per run of adjacent slots) are
+    /// amortized over many frees.
+    fn trim(&mut self) -> Vec<usize> {
+        let keep = WARM_LIMIT.max(self.in_use / 2);
+        if self.warm.len() < 2 * keep {
+            return Vec::new();
+        }
+        let excess = self.warm.len() - keep;
+        self.warm.drain(..excess).collect()
+    }
 }
 
 struct Pool {
@@ -172,6 +215,9 @@ static POOL: Mutex<Pool> = Mutex::new(Pool {
     guard: GuardKind::Unknown,
     chunks: 0,
 });
+
+/// `Pool::guard` once known (`GuardKind as u8`), readable without the lock.
+static GUARD: AtomicU8 = AtomicU8::new(GuardKind::Unknown as u8);
 
 fn pool() -> std::sync::MutexGuard<'static, Pool> {
     // The pool's lists stay valid whatever panicked while holding the lock.
@@ -221,7 +267,7 @@ pub(crate) fn stats() -> PoolStats {
 /// are made with `madvise`, at spawn otherwise (and until the first chunk
 /// has told which).
 pub(crate) fn take_at_spawn() -> bool {
-    pool().guard != GuardKind::Madvise
+    GUARD.load(Ordering::Relaxed) != GuardKind::Madvise as u8
 }
 
 /// A stack slot taken from the pool; dropping it gives the slot back.
@@ -245,6 +291,7 @@ impl PooledStack {
                     size,
                     warm: Vec::new(),
                     cold: Vec::new(),
+                    in_use: 0,
                     next: 0,
                     end: 0,
                 });
@@ -255,12 +302,14 @@ impl PooledStack {
         let slot = page + size;
         let class = &mut p.classes[idx];
         if let Some(bottom) = class.warm.pop().or_else(|| class.cold.pop()) {
+            class.in_use += 1;
             return Ok(PooledStack { bottom, size });
         }
         if class.next + slot > class.end || class.end == 0 {
             let guard = p.guard;
             let (start, len, guard) = map_chunk(slot, guard)?;
             p.guard = guard;
+            GUARD.store(guard as u8, Ordering::Relaxed);
             p.chunks += 1;
             let class = &mut p.classes[idx];
             class.next = start;
@@ -269,6 +318,7 @@ impl PooledStack {
         let class = &mut p.classes[idx];
         let bottom = class.next;
         class.next += slot;
+        class.in_use += 1;
         Ok(PooledStack { bottom, size })
     }
 
@@ -280,33 +330,59 @@ impl PooledStack {
 
 impl Drop for PooledStack {
     fn drop(&mut self) {
-        let page = page_size();
         let mut p = pool();
         let Some(class) = p.classes.iter_mut().find(|c| c.size == self.size) else {
             return; // unreachable: every slot came from a class
         };
-        if class.warm.len() < WARM_LIMIT {
-            class.warm.push(self.bottom);
+        class.in_use -= 1;
+        class.warm.push(self.bottom);
+        let mut trimmed = class.trim();
+        if trimmed.is_empty() {
             return;
         }
-        // SAFETY: the range is this slot's usable part, which we own and
-        // which nothing references any more (the coroutine that ran on it
-        // has finished or been unwound). DONTNEED on a private anonymous
-        // mapping only drops its pages, which read back as zeroes.
-        let rc = unsafe {
-            libc::madvise(
-                (self.bottom + page) as *mut c_void,
-                self.size,
-                libc::MADV_DONTNEED,
-            )
-        };
-        if rc == 0 {
-            class.cold.push(self.bottom);
-        } else {
-            // Keep it warm rather than lose it.
-            class.warm.push(self.bottom);
+        // The trimmed slots are on no list now: nobody can take them while
+        // the lock is released for the system calls.
+        drop(p);
+        let released = release(&mut trimmed, self.size);
+        let mut p = pool();
+        if let Some(class) = p.classes.iter_mut().find(|c| c.size == self.size) {
+            // A slot whose release failed stays warm rather than be lost.
+            class.warm.extend_from_slice(&trimmed[released..]);
+            class.cold.extend_from_slice(&trimmed[..released]);
         }
     }
+}
+
+/// Hands the pages of free slots back to the kernel (`MADV_DONTNEED`),
+/// one call per run of adjacent slots. Sorts `slots` and returns how many
+/// of them, from the front, were released.
+fn release(slots: &mut [usize], size: usize) -> usize {
+    let page = page_size();
+    let slot = page + size;
+    slots.sort_unstable();
+    let mut done = 0;
+    while done < slots.len() {
+        let mut run = 1;
+        while done + run < slots.len() && slots[done + run] == slots[done] + run * slot {
+            run += 1;
+        }
+        // From the first slot's usable bytes to the end of the last slot:
+        // the guard pages between adjacent slots are inside the range, and
+        // keep their guard (MADV_DONTNEED drops pages; it leaves guard
+        // markers and `PROT_NONE` alone).
+        let start = slots[done] + page;
+        let len = run * slot - page;
+        // SAFETY: the range covers free slots that this pool owns and no
+        // coroutine references any more (each has finished or been
+        // unwound). DONTNEED on a private anonymous mapping only drops its
+        // pages, which read back as zeroes.
+        let rc = unsafe { libc::madvise(start as *mut c_void, len, libc::MADV_DONTNEED) };
+        if rc != 0 {
+            break;
+        }
+        done += run;
+    }
+    done
 }
 
 // SAFETY: the slot has a guard page at its bottom (installed when its chunk
@@ -349,7 +425,17 @@ fn map_chunk(slot: usize, mut guard: GuardKind) -> io::Result<(usize, usize, Gua
     // Best effort: a kernel without THP answers EINVAL, which is fine.
     // SAFETY: the range is the mapping just made.
     unsafe { libc::madvise(addr, len, libc::MADV_NOHUGEPAGE) };
-    for i in 0..slots {
+    let first = if guard == GuardKind::Mprotect {
+        0
+    } else {
+        // SAFETY: every guard is a page of the mapping just made, used by no one.
+        let done = unsafe { install_guards(start, slot, slots) };
+        if done > 0 {
+            guard = GuardKind::Madvise;
+        }
+        done
+    };
+    for i in first..slots {
         let g = (start + i * slot) as *mut c_void;
         if guard != GuardKind::Mprotect {
             // SAFETY: `g` is a page of the mapping just made, used by no one.
@@ -374,6 +460,57 @@ fn map_chunk(slot: usize, mut guard: GuardKind) -> io::Result<(usize, usize, Gua
         }
     }
     Ok((start, len, guard))
+}
+
+/// Installs the guards of `count` slots of `slot` bytes from `start` with
+/// `process_madvise(MADV_GUARD_INSTALL)`, up to [`MAX_IOV`] pages per
+/// call instead of one `madvise` each. Returns how many slots, from the
+/// first, got their guard; the caller makes the rest one by one (also
+/// where `process_madvise` or guard markers are missing: older kernels).
+///
+/// # Safety
+///
+/// The first page of each slot must be mapped memory that nothing uses.
+unsafe fn install_guards(start: usize, slot: usize, count: usize) -> usize {
+    let page = page_size();
+    // SAFETY: pidfd_open on our own pid has no memory effects. A fresh
+    // pidfd per batch (not one cached) stays right across `fork`.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) };
+    if pidfd < 0 {
+        return 0;
+    }
+    let mut done = 0;
+    let mut iov = Vec::with_capacity(MAX_IOV.min(count));
+    while done < count {
+        let n = MAX_IOV.min(count - done);
+        iov.clear();
+        iov.extend((done..done + n).map(|i| libc::iovec {
+            iov_base: (start + i * slot) as *mut c_void,
+            iov_len: page,
+        }));
+        // SAFETY: `iov` holds `n` valid entries, each the first page of a
+        // slot the caller vouches for; pidfd is our own process.
+        let advised = unsafe {
+            libc::syscall(
+                libc::SYS_process_madvise,
+                pidfd,
+                iov.as_ptr(),
+                n,
+                MADV_GUARD_INSTALL,
+                0,
+            )
+        };
+        // A short count means the kernel stopped at some entry; those
+        // before it are done (whole pages, in order).
+        let pages = if advised < 0 { 0 } else { advised as usize / page };
+        done += pages.min(n);
+        if pages < n {
+            break;
+        }
+    }
+    // SAFETY: closing the descriptor opened above.
+    unsafe { libc::close(pidfd as libc::c_int) };
+    done
 }
 
 fn unmap(start: usize, len: usize) {
