@@ -74,19 +74,61 @@ pub(crate) struct Shared {
     running: Running,
 }
 
-thread_local! {
+/// This OS thread's side of the coroutine boundary: one thread-local, so a
+/// resume costs one thread-local access going in and one coming out.
+struct Boundary {
     /// The green thread this OS thread is resuming right now, if any.
-    static CURRENT: Cell<*const Shared> = const { Cell::new(ptr::null()) };
+    current: Cell<*const Shared>,
+    /// Whether this thread is ready to resume green threads (the overflow
+    /// handler and an alternate signal stack: [`stack::prepare_thread`]).
+    prepared: Cell<bool>,
+}
+
+thread_local! {
+    // Const-initialised and without a destructor: a plain thread-local
+    // load, which the overflow handler may do from a signal handler.
+    static BOUNDARY: Boundary = const {
+        Boundary {
+            current: Cell::new(ptr::null()),
+            prepared: Cell::new(false),
+        }
+    };
 }
 
 #[inline(never)]
 fn current() -> *const Shared {
-    CURRENT.try_with(|c| c.get()).unwrap_or(ptr::null())
+    BOUNDARY.try_with(|b| b.current.get()).unwrap_or(ptr::null())
 }
 
 #[inline(never)]
 fn set_current(s: *const Shared) -> *const Shared {
-    CURRENT.with(|c| c.replace(s))
+    BOUNDARY.with(|b| b.current.replace(s))
+}
+
+/// Publishes `s` as the green thread this thread is resuming (first
+/// preparing the thread, once); returns the previous one, to be restored
+/// with [`set_current`].
+#[inline(never)]
+fn enter(s: *const Shared) -> *const Shared {
+    BOUNDARY.with(|b| {
+        if !b.prepared.get() {
+            b.prepared.set(true);
+            stack::prepare_thread();
+        }
+        b.current.replace(s)
+    })
+}
+
+/// The stack facts of the green thread this thread is resuming, if any:
+/// for the overflow handler, which runs on this thread.
+pub(crate) fn running() -> *const Running {
+    let s = current();
+    if s.is_null() {
+        return ptr::null();
+    }
+    // SAFETY: CURRENT is non-null only during the resume of the green thread
+    // whose pinned `Shared` it points to; only the field's address is taken.
+    unsafe { ptr::addr_of!((*s).running) }
 }
 
 /// Whether the calling code runs on a green thread.
@@ -242,11 +284,8 @@ impl<F: FnOnce() -> T + 'static, T: 'static> Future for GreenThread<F, T> {
         // resume below, while `cx` is borrowed by this call.
         let raw: *mut Context<'_> = cx;
         shared.cx.set(raw.cast::<Context<'static>>());
-        stack::ensure_overflow_handler();
-        let prev = set_current(shared);
-        let prev_running = stack::set_running(&shared.running);
+        let prev = enter(shared);
         let result = co.resume(());
-        stack::set_running(prev_running);
         set_current(prev);
         shared.cx.set(ptr::null_mut());
         match result {
@@ -306,10 +345,7 @@ pub(crate) fn suspend_on<F: Future>(future: F) -> F::Output {
             Poll::Ready(v) => {
                 let streak = s.ready_streak.get() + 1;
                 if streak >= BUDGET {
-                    s.ready_streak.set(0);
-                    // SAFETY: as above.
-                    unsafe { (*s.cx.get()).waker().wake_by_ref() };
-                    suspend(shared);
+                    yield_from(shared);
                 } else {
                     s.ready_streak.set(streak);
                 }
@@ -321,4 +357,29 @@ pub(crate) fn suspend_on<F: Future>(future: F) -> F::Output {
             }
         }
     }
+}
+
+/// Yields the calling green thread: its task goes to the back of its run
+/// queue, and the coroutine suspends until it is polled again. False (and
+/// nothing happens) off a green thread.
+///
+/// The task wakes itself and suspends, with no future in between: the
+/// cheapest switch the task system allows.
+pub(crate) fn yield_now() -> bool {
+    let shared = current();
+    if shared.is_null() {
+        return false;
+    }
+    yield_from(shared);
+    true
+}
+
+fn yield_from(shared: *const Shared) {
+    // SAFETY: `shared` came from CURRENT during this resume (see
+    // `suspend_on`); its `cx` is the resuming poll's live `Context`.
+    unsafe {
+        (*shared).ready_streak.set(0);
+        (*(*shared).cx.get()).waker().wake_by_ref();
+    }
+    suspend(shared);
 }

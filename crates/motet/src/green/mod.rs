@@ -395,9 +395,7 @@ pub fn is_green_thread() -> bool {
 /// # });
 /// ```
 pub fn yield_now() {
-    if in_green_thread() {
-        suspend_on(task::yield_now());
-    } else {
+    if !coroutine::yield_now() {
         std::thread::yield_now();
     }
 }

@@ -101,7 +101,6 @@
 //! All of the green-thread unsafe code outside the coroutine boundary is in
 //! this file.
 
-use std::cell::Cell;
 use std::ffi::c_void;
 use std::io;
 use std::ptr;
@@ -575,30 +574,13 @@ pub(crate) struct Running {
     pub(crate) name: Option<Box<str>>,
 }
 
-thread_local! {
-    /// The green thread being resumed on this thread, for the signal
-    /// handler. Const-initialised and without a destructor, so reading it
-    /// from a signal handler is a plain thread-local load.
-    static RUNNING: Cell<*const Running> = const { Cell::new(ptr::null()) };
-}
-
-/// Publishes `running` as this thread's running green thread until the
-/// returned previous value is restored with [`set_running`] again.
-pub(crate) fn set_running(running: *const Running) -> *const Running {
-    RUNNING.with(|r| r.replace(running))
-}
-
-/// Installs the SIGSEGV handler (once per process) and makes sure this
-/// thread has an alternate signal stack (once per thread).
-pub(crate) fn ensure_overflow_handler() {
-    thread_local! {
-        static ALTSTACK: Cell<bool> = const { Cell::new(false) };
-    }
+/// Makes this thread ready to resume green threads: installs the SIGSEGV
+/// handler (once per process) and gives the thread an alternate signal
+/// stack if it has none. The coroutine boundary calls it once per thread.
+pub(crate) fn prepare_thread() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(install_handler);
-    if !ALTSTACK.with(|a| a.replace(true)) {
-        ensure_altstack();
-    }
+    ensure_altstack();
 }
 
 /// The handler that was installed before ours, to chain to.
@@ -658,9 +640,9 @@ fn ensure_altstack() {
 extern "C" fn on_segv(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) {
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as usize;
-    let running = RUNNING.try_with(|r| r.get()).unwrap_or(ptr::null());
+    let running = super::coroutine::running();
     if !running.is_null() {
-        // SAFETY: RUNNING is non-null only while the coroutine boundary
+        // SAFETY: `running` is non-null only while the coroutine boundary
         // resumes the green thread whose `Running` it points to, which lives
         // in that green thread's pinned task future for the whole resume.
         let r = unsafe { &*running };
