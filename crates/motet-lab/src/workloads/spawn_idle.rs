@@ -7,6 +7,10 @@
 //! then awaits its receive; the unit that brings the count to zero sends the
 //! one "all ready" notification. Then read VmRSS again. Last, unit i is sent i
 //! and every unit is joined; the answer is the sum of what they received.
+//!
+//! After the run, the same child times first touches of fresh pages
+//! (`fresh_page_ns`): the floor of a spawn for any unit that needs a page
+//! of its own, as a green thread's stack does, on this machine.
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,6 +45,12 @@ pub const INFO: WorkloadInfo = WorkloadInfo {
         Column {
             header: "spawn ns/unit",
             field: "spawn_ns_per_unit",
+            divisor: 1.0,
+            decimals: 0,
+        },
+        Column {
+            header: "fresh page ns",
+            field: "fresh_page_ns",
             divisor: 1.0,
             decimals: 0,
         },
@@ -177,6 +187,7 @@ fn finish(
         "spawn_ns_per_unit".into(),
         json!(spawned.as_nanos() as u64 / n),
     );
+    extra.insert("fresh_page_ns".into(), json!(fresh_page_ns()));
     Ok(Sample {
         result,
         elapsed_ns: elapsed.as_nanos() as u64,
@@ -184,4 +195,22 @@ fn finish(
         threads: 0,
         extra,
     })
+}
+
+/// ns to fault in one fresh page: the first write to 4,096 pages of a
+/// zeroed 64 MiB allocation, one page in four. Above glibc's largest mmap
+/// threshold (32 MiB), so it is always mapped fresh (never recycled heap
+/// memory), and freeing it leaves the allocator's thresholds as they were.
+fn fresh_page_ns() -> u64 {
+    const PAGE: usize = 4096;
+    const TOUCHED: usize = 4096;
+    const STRIDE: usize = 4;
+    let mut memory = vec![0u8; PAGE * TOUCHED * STRIDE];
+    let start = Instant::now();
+    for page in memory.chunks_mut(PAGE).step_by(STRIDE) {
+        page[0] = 1;
+    }
+    let elapsed = start.elapsed();
+    std::hint::black_box(&memory);
+    elapsed.as_nanos() as u64 / TOUCHED as u64
 }
