@@ -92,7 +92,10 @@ fn a_stack_trimmed_and_reused_keeps_its_guard() {
     const N: usize = 4096;
     const STACK: usize = 16 * 1024;
     if is_child(CASE) {
-        let rt = motet::runtime::Runtime::builder().event_loop().build().unwrap();
+        let rt = motet::runtime::Runtime::builder()
+            .event_loop()
+            .build()
+            .unwrap();
         rt.block_on(async {
             // A burst of N live green threads fills the pool; its end trims
             // most of it. A second burst then takes every warm slot, so the

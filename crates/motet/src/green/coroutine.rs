@@ -9,13 +9,13 @@
 //!  Runnable::run
 //!   TaskFuture::poll (catch_unwind)
 //!    GreenThread::poll(cx)
-//!     shared.cx = cx; CURRENT = &shared
+//!     shared.cx = cx; BOUNDARY.current = &shared
 //!     co.resume(()) ───────────────────▶  body: f()  ...  motet::wait(fut)
 //!                                           suspend_on: fut.poll(*shared.cx)
 //!                                             Ready  -> return the value
 //!                                             Pending:
 //!     ◀──────────────────────────────────── yielder.suspend(())
-//!     CURRENT = previous
+//!     BOUNDARY.current = previous
 //!     return Pending
 //!  ... the waker fires, the task is polled again, resume() returns into
 //!  suspend_on, which polls `fut` again with the new cx.
@@ -24,10 +24,10 @@
 //! `shared` is a field of the green thread's task future, which is pinned
 //! inside its task cell, so its address is stable for the task's life. The
 //! poll that resumes the coroutine publishes it in the thread-local
-//! [`CURRENT`] for exactly the duration of the resume, and stores in it a
+//! [`BOUNDARY`]`.current` for exactly the duration of the resume, and stores in it a
 //! raw pointer to the poll's `Context`. Code on the green thread reads both
 //! only while it runs, i.e. inside that resume: that is the whole safety
-//! argument for the raw pointers, and why `CURRENT` is cleared (restored)
+//! argument for the raw pointers, and why `BOUNDARY.current` is cleared (restored)
 //! as soon as `resume` returns.
 //!
 //! Panics are caught at the bottom of the coroutine (never unwound across
@@ -97,7 +97,9 @@ thread_local! {
 
 #[inline(never)]
 fn current() -> *const Shared {
-    BOUNDARY.try_with(|b| b.current.get()).unwrap_or(ptr::null())
+    BOUNDARY
+        .try_with(|b| b.current.get())
+        .unwrap_or(ptr::null())
 }
 
 #[inline(never)]
@@ -126,7 +128,7 @@ pub(crate) fn running() -> *const Running {
     if s.is_null() {
         return ptr::null();
     }
-    // SAFETY: CURRENT is non-null only during the resume of the green thread
+    // SAFETY: BOUNDARY.current is non-null only during the resume of the green thread
     // whose pinned `Shared` it points to; only the field's address is taken.
     unsafe { ptr::addr_of!((*s).running) }
 }
@@ -142,7 +144,7 @@ pub(crate) fn with_running<R>(f: impl FnOnce(Option<&Running>) -> R) -> R {
     if s.is_null() {
         return f(None);
     }
-    // SAFETY: CURRENT is non-null only during the resume of the green thread
+    // SAFETY: BOUNDARY.current is non-null only during the resume of the green thread
     // whose pinned `Shared` it points to (see the module docs).
     f(Some(unsafe { &(*s).running }))
 }
@@ -180,7 +182,7 @@ pin_project_lite::pin_project! {
                 // Dropping a suspended coroutine unwinds its stack (running
                 // its destructors) here. Code in those destructors is not
                 // resumed through `poll`, so it must not find some other
-                // green thread in CURRENT and suspend *that* one.
+                // green thread in BOUNDARY.current and suspend *that* one.
                 let prev = set_current(ptr::null());
                 drop(co);
                 set_current(prev);
@@ -255,7 +257,7 @@ where
     (running.guard_lo, running.guard_hi) = stack.guard();
     Coroutine::with_stack(stack, move |yielder: &Yielder<(), ()>, ()| {
         let shared = current();
-        // SAFETY: every resume comes from `poll`, which has set CURRENT to
+        // SAFETY: every resume comes from `poll`, which has set BOUNDARY.current to
         // this green thread's pinned `Shared`.
         unsafe { (*shared).yielder.set(yielder) };
         // Panics stop here, on the green thread's own stack; `poll`
@@ -305,7 +307,7 @@ impl<F: FnOnce() -> T + 'static, T: 'static> Future for GreenThread<F, T> {
 
 /// Suspends the green thread until its task is polled again.
 fn suspend(shared: *const Shared) {
-    // SAFETY: `shared` came from CURRENT during this resume; the yielder it
+    // SAFETY: `shared` came from BOUNDARY.current during this resume; the yielder it
     // holds lives at the bottom of this very coroutine's stack, and we are
     // running on that stack, inside the coroutine.
     let yielder = unsafe { &*(*shared).yielder.get() };
@@ -330,7 +332,7 @@ pub(crate) fn suspend_on<F: Future>(future: F) -> F::Output {
         // OS thread (migratable green threads), with another `Context`.
         let shared = current();
         assert!(!shared.is_null(), "suspend_on called off a green thread");
-        // SAFETY: CURRENT points to this green thread's pinned `Shared`
+        // SAFETY: BOUNDARY.current points to this green thread's pinned `Shared`
         // during this resume; its `cx` is the resuming poll's live
         // `Context`, which nothing else uses until the resume returns. The
         // reference does not outlive this turn of the loop (no suspension
@@ -375,7 +377,7 @@ pub(crate) fn yield_now() -> bool {
 }
 
 fn yield_from(shared: *const Shared) {
-    // SAFETY: `shared` came from CURRENT during this resume (see
+    // SAFETY: `shared` came from BOUNDARY.current during this resume (see
     // `suspend_on`); its `cx` is the resuming poll's live `Context`.
     unsafe {
         (*shared).ready_streak.set(0);

@@ -107,7 +107,7 @@
 //! below), so a spawned green thread waiting in a run queue costs only its
 //! task cell: a burst of short green threads that run one after the other
 //! reuses the same warm stack instead of faulting in a fresh one each
-//! (skynet: 1.1 million green threads, 5 to 7x faster and a quarter of the
+//! (skynet: 1.1 million green threads, 6 to 8x faster and a sixth to an eighth of the peak
 //! memory). Overflowing a stack hits the guard page, and the process
 //! aborts with a message naming the green thread and its stack size: stack
 //! overflow is not recoverable, for green threads as for OS threads. Running

@@ -503,7 +503,11 @@ unsafe fn install_guards(start: usize, slot: usize, count: usize) -> usize {
         };
         // A short count means the kernel stopped at some entry; those
         // before it are done (whole pages, in order).
-        let pages = if advised < 0 { 0 } else { advised as usize / page };
+        let pages = if advised < 0 {
+            0
+        } else {
+            advised as usize / page
+        };
         done += pages.min(n);
         if pages < n {
             break;
