@@ -46,7 +46,11 @@
 //! - *LIFO scheduling of woken tasks* (tokio's "LIFO slot"): it helps
 //!   message-passing locality on a multi-threaded scheduler, where it keeps
 //!   a pair of tasks on one core; on one thread, plain FIFO is both fair and
-//!   as cache-friendly.
+//!   as cache-friendly. Measured (2026-11-30, a LIFO slot with the
+//!   work-stealing flavor's guard of 3 runs in a row): skynet's peak memory
+//!   fell by a third (async-loop 533 to 364 MB, green-loop 735 to 501 MB),
+//!   its time did not (761 against 790 ms, 1,110 against 1,139 ms, same
+//!   run), so the loop stays FIFO.
 //!
 //! # Shutdown
 //!
