@@ -333,6 +333,52 @@ fn abort_unwinds_a_suspended_green_thread() {
 }
 
 #[test]
+fn a_green_thread_cancelled_before_its_first_run_drops_its_closure_and_never_runs() {
+    // A green thread takes its stack at its first run; until then it is
+    // only its closure, which abort and shutdown must drop all the same.
+    struct Flag(Arc<AtomicBool>);
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let ran = Arc::new(AtomicBool::new(false));
+    let (aborted_dropped, unstarted_dropped) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let rt = rt();
+    let unstarted = rt.block_on(async {
+        // On the event loop nothing else runs until this task awaits.
+        let (flag, r) = (Flag(aborted_dropped.clone()), ran.clone());
+        let aborted = green::spawn(move || {
+            let _flag = flag;
+            r.store(true, Ordering::SeqCst);
+        });
+        aborted.abort();
+        assert!(aborted.await.unwrap_err().is_cancelled());
+        assert!(
+            aborted_dropped.load(Ordering::SeqCst),
+            "abort dropped the closure"
+        );
+        // Spawned from a task that never yields again: left unstarted when
+        // block_on returns, cancelled when the runtime drops.
+        let (flag, r) = (Flag(unstarted_dropped.clone()), ran.clone());
+        green::spawn(move || {
+            let _flag = flag;
+            r.store(true, Ordering::SeqCst);
+        })
+    });
+    drop(rt);
+    assert!(
+        unstarted_dropped.load(Ordering::SeqCst),
+        "shutdown dropped the closure"
+    );
+    assert!(unstarted.join().unwrap_err().is_cancelled());
+    assert!(!ran.load(Ordering::SeqCst), "neither green thread ever ran");
+}
+
+#[test]
 fn runtime_drop_cancels_suspended_green_threads() {
     let dropped = Arc::new(AtomicBool::new(false));
     let rt = rt();
