@@ -40,13 +40,17 @@
 //! - a task spawned or woken by a running task goes to the LIFO slot and
 //!   wakes nobody;
 //! - a task pushed onto a stealable queue (a LIFO task displaced, a yield)
-//!   wakes one parked worker, as a searcher, only if no worker is searching
-//!   already (the searcher will find it);
+//!   wakes one parked worker, as a searcher, only if the queue now holds
+//!   more than that one task and no worker is searching already (the
+//!   searcher will find it);
 //! - a searcher that finds work and was the last searcher wakes one more;
 //! - at most half the workers search at once (no thundering herd);
 //! - a thief leaves a victim's lone queued task alone (the victim runs it
 //!   next, in cache, on its own thread) unless the victim has stayed in one
-//!   poll for a few microseconds. This matters most for green threads,
+//!   poll for a few microseconds; so pushing a lone task wakes nobody, and
+//!   a parking worker's re-check ignores one (a worker stuck in a long poll
+//!   right after queueing one task keeps it until then, or until a thief
+//!   searching anyway takes it, as with its LIFO task). This matters most for green threads,
 //!   which are placed for good at their first run: two green threads
 //!   spawned one after the other (a ping-pong pair) otherwise start on two
 //!   workers when the second displaces the first from the LIFO slot and a
@@ -342,8 +346,11 @@ impl Shared {
     }
 
     /// Any task visible to a parking worker's re-check.
+    /// Work an idle worker may take now: anything in the injector, or a
+    /// worker's queue holding more than a lone task (which its own worker
+    /// runs next; see [`stealable`]).
     fn has_visible_work(&self) -> bool {
-        !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
+        !self.injector.is_empty() || self.stealers.iter().any(stealable)
     }
 
     pub(crate) fn stats(&self) -> RuntimeStats {
@@ -412,7 +419,10 @@ impl Core {
             self.pinned.borrow_mut().push_back(task);
         } else {
             self.queue.push(task);
-            self.shared.notify_parked();
+            // A lone task is this worker's to run next: nobody to wake.
+            if self.queue.len() >= 2 {
+                self.shared.notify_parked();
+            }
         }
     }
 
@@ -504,9 +514,7 @@ impl Core {
         let start = self.next_random() as usize % n;
         for i in 0..n {
             let victim = (start + i) % n;
-            // A lone queued task is left to its worker, which is about to
-            // run it (unless it is stuck: see `steal_from_stuck`).
-            if victim == self.index || self.shared.stealers[victim].len() < 2 {
+            if victim == self.index || !stealable(&self.shared.stealers[victim]) {
                 continue;
             }
             loop {
@@ -671,6 +679,15 @@ fn steal_one(injector: &Injector<Runnable>) -> Option<Runnable> {
             Steal::Retry => {}
         }
     }
+}
+
+/// Whether a worker's queue may be stolen from without waiting: it holds
+/// more than one task. A lone queued task is left to its worker, which is
+/// about to run it (unless it is stuck in one poll: `steal_from_stuck`);
+/// pushing one wakes nobody, and a parking worker's re-check ignores it,
+/// so a worker never spins between a refused steal and a re-check.
+fn stealable(stealer: &Stealer<Runnable>) -> bool {
+    stealer.len() >= 2
 }
 
 fn steal_one_from(stealer: &Stealer<Runnable>) -> Option<Runnable> {
