@@ -277,6 +277,8 @@ pub(crate) struct PooledStack {
     bottom: usize,
     /// Usable bytes above the guard.
     size: usize,
+    /// The slot's top (corosensei's `base`, read at every resume).
+    top: StackPointer,
 }
 
 impl PooledStack {
@@ -304,7 +306,7 @@ impl PooledStack {
         let class = &mut p.classes[idx];
         if let Some(bottom) = class.warm.pop().or_else(|| class.cold.pop()) {
             class.in_use += 1;
-            return Ok(PooledStack { bottom, size });
+            return Ok(PooledStack::new(bottom, size));
         }
         if class.next + slot > class.end || class.end == 0 {
             let guard = p.guard;
@@ -320,7 +322,12 @@ impl PooledStack {
         let bottom = class.next;
         class.next += slot;
         class.in_use += 1;
-        Ok(PooledStack { bottom, size })
+        Ok(PooledStack::new(bottom, size))
+    }
+
+    fn new(bottom: usize, size: usize) -> PooledStack {
+        let top = StackPointer::new(bottom + page_size() + size).expect("stack slot at address 0");
+        PooledStack { bottom, size, top }
     }
 
     /// The guard page's address range.
@@ -393,7 +400,7 @@ fn release(slots: &mut [usize], size: usize) -> usize {
 // value alone until it is dropped.
 unsafe impl Stack for PooledStack {
     fn base(&self) -> StackPointer {
-        StackPointer::new(self.bottom + page_size() + self.size).expect("stack slot at address 0")
+        self.top
     }
 
     fn limit(&self) -> StackPointer {
