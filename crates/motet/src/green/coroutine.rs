@@ -24,11 +24,11 @@
 //! `shared` is a field of the green thread's task future, which is pinned
 //! inside its task cell, so its address is stable for the task's life. The
 //! poll that resumes the coroutine publishes it in the thread-local
-//! [`BOUNDARY`]`.current` for exactly the duration of the resume, and stores in it a
-//! raw pointer to the poll's `Context`. Code on the green thread reads both
-//! only while it runs, i.e. inside that resume: that is the whole safety
-//! argument for the raw pointers, and why `BOUNDARY.current` is cleared (restored)
-//! as soon as `resume` returns.
+//! [`BOUNDARY`]`.current` for exactly the duration of the resume, and
+//! stores in it a raw pointer to the poll's `Context`. Code on the green
+//! thread reads both only while it runs, i.e. inside that resume: that is
+//! the whole safety argument for the raw pointers, and why it is cleared
+//! (restored) as soon as `resume` returns.
 //!
 //! Panics are caught at the bottom of the coroutine (never unwound across
 //! the stack switch) and re-raised on the scheduler's stack with
@@ -128,8 +128,9 @@ pub(crate) fn running() -> *const Running {
     if s.is_null() {
         return ptr::null();
     }
-    // SAFETY: BOUNDARY.current is non-null only during the resume of the green thread
-    // whose pinned `Shared` it points to; only the field's address is taken.
+    // SAFETY: BOUNDARY.current is non-null only during the resume of the
+    // green thread whose pinned `Shared` it points to; only the field's
+    // address is taken.
     unsafe { ptr::addr_of!((*s).running) }
 }
 
@@ -140,13 +141,10 @@ pub(crate) fn in_green_thread() -> bool {
 
 /// The green thread's stack, for measurements.
 pub(crate) fn with_running<R>(f: impl FnOnce(Option<&Running>) -> R) -> R {
-    let s = current();
-    if s.is_null() {
-        return f(None);
-    }
-    // SAFETY: BOUNDARY.current is non-null only during the resume of the green thread
-    // whose pinned `Shared` it points to (see the module docs).
-    f(Some(unsafe { &(*s).running }))
+    // SAFETY: `running()` is non-null only during the resume of the green
+    // thread whose pinned `Shared` holds it (see the module docs), and this
+    // runs inside that resume.
+    f(unsafe { running().as_ref() })
 }
 
 /// Where a green thread is in its life.
