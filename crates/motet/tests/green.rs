@@ -364,11 +364,14 @@ fn a_green_thread_cancelled_before_its_first_run_drops_its_closure_and_never_run
         // Spawned from a task that never yields again: left unstarted when
         // block_on returns, cancelled when the runtime drops.
         let (flag, r) = (Flag(unstarted_dropped.clone()), ran.clone());
-        green::spawn(move || {
+        // (In an Option: an async block yielding a handle reads like a
+        // missing `.await`.)
+        Some(green::spawn(move || {
             let _flag = flag;
             r.store(true, Ordering::SeqCst);
-        })
+        }))
     });
+    let unstarted = unstarted.unwrap();
     drop(rt);
     assert!(
         unstarted_dropped.load(Ordering::SeqCst),
