@@ -346,22 +346,23 @@ impl Builder {
         T: Send + 'static,
     {
         let location = Location::caller();
-        let sched = context::scheduler_or_panic();
-        let size = stack::round_size(self.stack_size);
-        let stack = if stack::take_at_spawn() {
-            Some(stack::PooledStack::take(size)?)
-        } else {
-            None
-        };
-        let name = self.name;
-        let label = name.as_deref().map(Box::<str>::from);
-        Ok(task::spawn_with(
-            &sched,
-            name.as_deref(),
-            self.pinned,
-            location,
-            move |meta| coroutine::GreenThread::new(f, size, stack, meta.id.as_u64(), label),
-        ))
+        context::with_scheduler(|sched| {
+            let size = stack::round_size(self.stack_size);
+            let stack = if stack::take_at_spawn() {
+                Some(stack::PooledStack::take(size)?)
+            } else {
+                None
+            };
+            let name = self.name;
+            let label = name.as_deref().map(Box::<str>::from);
+            Ok(task::spawn_with(
+                sched,
+                name.as_deref(),
+                self.pinned,
+                location,
+                move |meta| coroutine::GreenThread::new(f, size, stack, meta.id.as_u64(), label),
+            ))
+        })
     }
 }
 

@@ -45,6 +45,15 @@ pub(crate) fn scheduler() -> Option<Scheduler> {
         .flatten()
 }
 
+/// A spawn outside any runtime.
+#[track_caller]
+fn no_runtime() -> ! {
+    panic!(
+        "no motet runtime here: spawn from inside `Runtime::block_on` or a task, \
+         or use `Handle::spawn`/`Handle::enter` from other threads"
+    )
+}
+
 /// The current thread's scheduler.
 ///
 /// # Panics
@@ -52,12 +61,37 @@ pub(crate) fn scheduler() -> Option<Scheduler> {
 /// With a message naming the ways into a runtime.
 #[track_caller]
 pub(crate) fn scheduler_or_panic() -> Scheduler {
-    scheduler().unwrap_or_else(|| {
-        panic!(
-            "no motet runtime here: spawn from inside `Runtime::block_on` or a task, \
-             or use `Handle::spawn`/`Handle::enter` from other threads"
-        )
-    })
+    match scheduler() {
+        Some(s) => s,
+        None => no_runtime(),
+    }
+}
+
+/// Runs `f` with the current thread's scheduler, borrowed: a spawn then
+/// touches the scheduler's reference count once (the task's own handle),
+/// not three times, which matters when every worker spawns (they would
+/// all bounce that one counter's cache line). `f` must not enter another
+/// scheduler on this thread.
+///
+/// # Panics
+///
+/// Outside a runtime, with the same message as [`scheduler_or_panic`].
+#[track_caller]
+pub(crate) fn with_scheduler<R>(f: impl FnOnce(&Scheduler) -> R) -> R {
+    let mut f = Some(f);
+    let out = CONTEXT
+        .try_with(|c| {
+            c.scheduler
+                .borrow()
+                .as_ref()
+                .map(|s| (f.take().expect("called once"))(s))
+        })
+        .ok()
+        .flatten();
+    match out {
+        Some(out) => out,
+        None => no_runtime(),
+    }
 }
 
 /// The scheduler whose local tasks this thread runs, if it drives an event

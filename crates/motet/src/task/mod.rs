@@ -358,10 +358,8 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    let sched = context::scheduler_or_panic();
-    sched
-        .blocking()
-        .spawn(&sched.spawn_target(), f, Location::caller())
+    let location = Location::caller();
+    context::with_scheduler(|sched| sched.blocking().spawn(&sched.spawn_target(), f, location))
 }
 
 /// Yields to the scheduler: the task goes to the back of its run queue, so
@@ -419,7 +417,8 @@ impl<'a> Builder<'a> {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        spawn_on(&context::scheduler_or_panic(), self.name, future)
+        let location = Location::caller();
+        context::with_scheduler(|sched| spawn_with(sched, self.name, false, location, |_| future))
     }
 
     /// Like [`crate::task::spawn_local`], with this builder's options.
