@@ -143,6 +143,7 @@ mod error;
 mod lock;
 mod macros;
 mod ops;
+mod ring;
 mod select;
 mod state;
 

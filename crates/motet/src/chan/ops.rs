@@ -84,7 +84,7 @@ impl<T> Sender<T> {
     #[inline]
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         let mut w = Wakeups::default();
-        let r = self.chan.lock().try_send(value, &mut w);
+        let r = self.chan.try_send(value, &mut w);
         w.wake();
         r
     }
@@ -255,7 +255,7 @@ impl<T> Receiver<T> {
     #[inline]
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
         let mut w = Wakeups::default();
-        let r = self.chan.lock().try_recv(&mut w);
+        let r = self.chan.try_recv(&mut w);
         w.wake();
         r
     }
@@ -546,6 +546,16 @@ impl<T> Future for SendFut<'_, T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
+        if this.entry.is_none() {
+            let value = this
+                .value
+                .take()
+                .expect("SendFut polled after it completed");
+            match this.chan.fast_send(value) {
+                Ok(r) => return Poll::Ready(r.map_err(|e| SendError(e.into_inner()))),
+                Err(v) => this.value = Some(v),
+            }
+        }
         let mut st = this.chan.lock();
         if let Some(id) = this.entry {
             if st.send_closed() {
@@ -569,10 +579,13 @@ impl<T> Future for SendFut<'_, T> {
         let r = match st.try_send(value, &mut w) {
             Ok(()) => Poll::Ready(Ok(())),
             Err(TrySendError::Closed(v)) => Poll::Ready(Err(SendError(v))),
-            Err(TrySendError::Full(v)) => {
-                this.entry = Some(st.park_offer(v, None, cx.waker().clone()));
-                Poll::Pending
-            }
+            Err(TrySendError::Full(v)) => match st.park_sender(v, cx.waker()) {
+                Ok(()) => Poll::Ready(Ok(())),
+                Err(id) => {
+                    this.entry = Some(id);
+                    Poll::Pending
+                }
+            },
         };
         st.debug_check();
         drop(st);
@@ -632,6 +645,11 @@ impl<T> Future for RecvFut<'_, T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
+        if this.entry.is_none() {
+            if let Some(v) = this.chan.fast_recv() {
+                return Poll::Ready(Ok(v));
+            }
+        }
         let mut st = this.chan.lock();
         let mut w = Wakeups::default();
         if let Some(id) = this.entry {
@@ -646,10 +664,13 @@ impl<T> Future for RecvFut<'_, T> {
         let r = match st.try_recv(&mut w) {
             Ok(v) => Poll::Ready(Ok(v)),
             Err(TryRecvError::Closed) => Poll::Ready(Err(RecvError)),
-            Err(TryRecvError::Empty) => {
-                this.entry = Some(st.park_interest(None, cx.waker().clone()));
-                Poll::Pending
-            }
+            Err(TryRecvError::Empty) => match st.park_receiver(cx.waker(), &mut w) {
+                Ok(v) => Poll::Ready(Ok(v)),
+                Err(id) => {
+                    this.entry = Some(id);
+                    Poll::Pending
+                }
+            },
         };
         st.debug_check();
         drop(st);
