@@ -1,20 +1,39 @@
-//! The channel's shared state and the operations on it, all run under the
-//! channel's one lock. See the essay in `chan/mod.rs` for the protocol;
-//! this file is its implementation.
+//! The channel's shared state and the operations on it: the lock-free
+//! fast path of ring channels ([`Chan::fast_send`], [`Chan::fast_recv`])
+//! and everything else, under the channel's one lock ([`Locked`]). See
+//! the essay in `chan/mod.rs` for the protocol; this file is its
+//! implementation.
 //!
-//! Invariants (checked by `debug_check` in debug builds):
+//! Who touches what: `Chan::ring` is shared lock-free (its own protocol,
+//! `chan/ring.rs`); `Chan::busy` is written only under the lock, read by
+//! anyone; every field of [`State`] only under the lock.
+//!
+//! Invariants, at every release of the lock (checked by `debug_check` in
+//! debug builds, except where the ring is involved: lock-free operations
+//! change it meanwhile):
 //!
 //! 1. A *live* interest (a waiting receiver whose signal is unclaimed) and
-//!    a value ready to receive (in `buf`, or a live offer) never coexist
-//!    while the channel is open: a sender hands its value to a live
-//!    interest before it buffers or parks, and a receiver takes what is
-//!    ready before it registers an interest. The one exception: a select
+//!    a value ready to receive (in `buf`, `late`, or a live offer) never
+//!    coexist while the channel is open: a sender hands its value to a
+//!    live interest before it buffers or parks, a receiver takes what is
+//!    ready before it registers an interest, and every locked operation
+//!    on a ring channel settles first. The one exception: a select
 //!    waiting both to send and to receive on one channel (it never meets
-//!    itself).
+//!    itself). A ring value may sit beside a live interest only between a
+//!    push and the settle that its pusher then runs (it sees `busy`).
 //! 2. A live offer exists only while the buffer is full (`buf.len() >=
-//!    cap`; for a rendezvous channel, always).
-//! 3. Every value is in exactly one place: `buf`, an offer in `sendq`, a
-//!    `delivered` slot, a sender's future, or a receiver's hands.
+//!    cap`; for a rendezvous channel, always; for a ring channel, the ring
+//!    full or `late` non-empty, up to a pop whose popper then settles).
+//! 3. Every value is in exactly one place: the ring, `buf`, `late`, an
+//!    offer in `sendq`, a `delivered` slot, a sender's future, or a
+//!    receiver's hands.
+//! 4. Ring channels: `busy` is up whenever `sendq`, `recvq`, `buf` or
+//!    `late` is non-empty (recomputed as [`Locked`] is dropped, and raised
+//!    before a thread parks), so a lock-free operation that finds it down
+//!    has nobody to serve and nobody to pass.
+//! 5. Ring channels: `buf` holds only values put back by cancelled
+//!    receivers (older than the ring's); `late` only values of claimed
+//!    offers (younger than the ring's).
 
 use std::collections::VecDeque;
 use std::task::Waker;
@@ -183,6 +202,12 @@ impl<T> Chan<T> {
         }
     }
 
+    /// Whether this is a ring channel (`bounded(cap)`, `cap >= 2`).
+    #[inline]
+    pub(crate) fn is_ring(&self) -> bool {
+        self.ring.is_some()
+    }
+
     /// Sends without waiting: into the ring if nothing waits, else under
     /// the lock.
     #[inline]
@@ -205,7 +230,7 @@ impl<T> Chan<T> {
 
     /// The lock-free send: `Ok` with the result, or `Err` with the value
     /// when the lock must decide (no ring, something waits, or full).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn fast_send(&self, value: T) -> Result<Result<(), TrySendError<T>>, T> {
         let Some(ring) = &self.ring else {
             return Err(value);
@@ -225,7 +250,7 @@ impl<T> Chan<T> {
 
     /// The lock-free receive: a value, or `None` when the lock must decide
     /// (no ring, something waits, or empty).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn fast_recv(&self) -> Option<T> {
         let ring = self.ring.as_ref()?;
         if self.busy.0.load(Ordering::Relaxed) {
@@ -327,55 +352,23 @@ impl<T> Locked<'_, T> {
     /// Sends without waiting (see [`State::try_send`]); on a ring channel,
     /// settles first, so the ring's values go to waiting receivers before
     /// this one.
+    #[inline]
     pub(crate) fn try_send(&mut self, value: T, wake: &mut Wakeups) -> Result<(), TrySendError<T>> {
-        let Some(ring) = &self.chan.ring else {
-            return self.st.try_send(value, wake);
-        };
-        let st = &mut *self.st;
-        if st.send_closed() {
-            return Err(TrySendError::Closed(value));
-        }
-        st.settle(ring, wake);
-        while let Some(w) = st.recvq.pop_front() {
-            if w.claim() {
-                st.delivered.push((w.id, value));
-                wake.push(w.waker);
-                return Ok(());
-            }
-        }
-        if !st.late.is_empty() || st.has_live_offer() {
-            return Err(TrySendError::Full(value));
-        }
-        match ring.push(value) {
-            Ok(()) => Ok(()),
-            Err(PushError::Full(v)) => Err(TrySendError::Full(v)),
-            Err(PushError::Closed(v)) => Err(TrySendError::Closed(v)),
+        match &self.chan.ring {
+            None => self.st.try_send(value, wake),
+            Some(ring) => self.st.ring_try_send(ring, value, wake),
         }
     }
 
     /// Receives without waiting (see [`State::try_recv`]); on a ring
     /// channel the order is: values put back (`buf`), the ring, `late`,
     /// then parked senders.
+    #[inline]
     pub(crate) fn try_recv(&mut self, wake: &mut Wakeups) -> Result<T, TryRecvError> {
-        let Some(ring) = &self.chan.ring else {
-            return self.st.try_recv(wake);
-        };
-        let st = &mut *self.st;
-        st.settle(ring, wake);
-        if let Some(v) = st.buf.pop_front() {
-            return Ok(v);
+        match &self.chan.ring {
+            None => self.st.try_recv(wake),
+            Some(ring) => self.st.ring_try_recv(ring, wake),
         }
-        if let Some(v) = ring.pop().or_else(|| st.late.pop_front()) {
-            st.refill_ring(ring, wake);
-            return Ok(v);
-        }
-        if !st.closed {
-            if let Some(v) = st.take_offer(wake) {
-                return Ok(v);
-            }
-            return Err(TryRecvError::Empty);
-        }
-        Err(TryRecvError::Closed)
     }
 
     /// For a send future that found no room: raise `busy`, try the ring
@@ -753,6 +746,60 @@ impl<T> State<T> {
             }
         }
         self.buf.push_front(value);
+    }
+
+    /// Ring channels' `try_send`: settle first, so the ring's values go
+    /// to waiting receivers before this one; then hand to a waiting
+    /// receiver, else push unless senders wait ahead.
+    #[inline(never)]
+    fn ring_try_send(
+        &mut self,
+        ring: &Ring<T>,
+        value: T,
+        wake: &mut Wakeups,
+    ) -> Result<(), TrySendError<T>> {
+        let st = self;
+        if st.send_closed() {
+            return Err(TrySendError::Closed(value));
+        }
+        st.settle(ring, wake);
+        while let Some(w) = st.recvq.pop_front() {
+            if w.claim() {
+                st.delivered.push((w.id, value));
+                wake.push(w.waker);
+                return Ok(());
+            }
+        }
+        if !st.late.is_empty() || st.has_live_offer() {
+            return Err(TrySendError::Full(value));
+        }
+        match ring.push(value) {
+            Ok(()) => Ok(()),
+            Err(PushError::Full(v)) => Err(TrySendError::Full(v)),
+            Err(PushError::Closed(v)) => Err(TrySendError::Closed(v)),
+        }
+    }
+
+    /// Ring channels' `try_recv`: values put back (`buf`), the ring,
+    /// `late`, then parked senders.
+    #[inline(never)]
+    fn ring_try_recv(&mut self, ring: &Ring<T>, wake: &mut Wakeups) -> Result<T, TryRecvError> {
+        let st = self;
+        st.settle(ring, wake);
+        if let Some(v) = st.buf.pop_front() {
+            return Ok(v);
+        }
+        if let Some(v) = ring.pop().or_else(|| st.late.pop_front()) {
+            st.refill_ring(ring, wake);
+            return Ok(v);
+        }
+        if !st.closed {
+            if let Some(v) = st.take_offer(wake) {
+                return Ok(v);
+            }
+            return Err(TryRecvError::Empty);
+        }
+        Err(TryRecvError::Closed)
     }
 
     /// Ring channels: hands the oldest values (put back, then the ring's,
