@@ -14,6 +14,28 @@ use super::error::{
 };
 use super::state::{Chan, Wakeups};
 
+/// How many times a blocking `send`/`recv` on a ring channel, from a
+/// plain OS thread, retries its `try_` form (with [`backoff`] between)
+/// before it registers as a waiter: the other side of a busy channel
+/// usually acts within a few microseconds, and a waiter costs a lock
+/// round trip on both sides plus a futex wake. (On the other channels a
+/// retry takes the lock, and so slows the other side down: measured
+/// slower.) Green threads and scheduler threads never spin.
+const RETRIES: u32 = 8;
+
+/// The pause before retry `round`: `2^round` spin hints for the first
+/// rounds, then a yield (another thread may need this core).
+#[inline]
+fn backoff(round: u32) {
+    if round < 6 {
+        for _ in 0..1u32 << round {
+            std::hint::spin_loop();
+        }
+    } else {
+        std::thread::yield_now();
+    }
+}
+
 /// Creates a channel holding up to `cap` values. `bounded(0)` is a
 /// rendezvous channel with Go's unbuffered semantics: a send completes
 /// only when a receiver takes the value.
@@ -83,8 +105,17 @@ impl<T> Sender<T> {
     /// ```
     #[inline]
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        match self.chan.fast_send(value) {
+            Ok(r) => r,
+            Err(v) => self.try_send_locked(v),
+        }
+    }
+
+    /// `try_send` under the channel lock.
+    #[inline(always)]
+    fn try_send_locked(&self, value: T) -> Result<(), TrySendError<T>> {
         let mut w = Wakeups::default();
-        let r = self.chan.try_send(value, &mut w);
+        let r = self.chan.lock().try_send(value, &mut w);
         w.wake();
         r
     }
@@ -108,8 +139,26 @@ impl<T> Sender<T> {
         match self.try_send(value) {
             Ok(()) => Ok(()),
             Err(TrySendError::Closed(v)) => Err(SendError(v)),
-            Err(TrySendError::Full(v)) => crate::wait::wait(self.send_async(v)),
+            Err(TrySendError::Full(v)) => self.send_slow(v),
         }
+    }
+
+    /// `send` that found no room: retry a little (plain OS threads), then
+    /// wait.
+    #[cold]
+    #[inline(never)]
+    fn send_slow(&self, mut value: T) -> Result<(), SendError<T>> {
+        if self.chan.is_ring() && crate::wait::may_spin() {
+            for round in 0..RETRIES {
+                backoff(round);
+                value = match self.try_send(value) {
+                    Ok(()) => return Ok(()),
+                    Err(TrySendError::Closed(v)) => return Err(SendError(v)),
+                    Err(TrySendError::Full(v)) => v,
+                };
+            }
+        }
+        crate::wait::wait(self.send_async(value))
     }
 
     /// Sends `value`, waiting at most `timeout`.
@@ -254,8 +303,17 @@ impl<T> Receiver<T> {
     /// ```
     #[inline]
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        match self.chan.fast_recv() {
+            Some(v) => Ok(v),
+            None => self.try_recv_locked(),
+        }
+    }
+
+    /// `try_recv` under the channel lock.
+    #[inline(always)]
+    fn try_recv_locked(&self) -> Result<T, TryRecvError> {
         let mut w = Wakeups::default();
-        let r = self.chan.try_recv(&mut w);
+        let r = self.chan.lock().try_recv(&mut w);
         w.wake();
         r
     }
@@ -276,8 +334,26 @@ impl<T> Receiver<T> {
         match self.try_recv() {
             Ok(v) => Ok(v),
             Err(TryRecvError::Closed) => Err(RecvError),
-            Err(TryRecvError::Empty) => crate::wait::wait(self.recv_async()),
+            Err(TryRecvError::Empty) => self.recv_slow(),
         }
+    }
+
+    /// `recv` that found nothing: retry a little (plain OS threads), then
+    /// wait.
+    #[cold]
+    #[inline(never)]
+    fn recv_slow(&self) -> Result<T, RecvError> {
+        if self.chan.is_ring() && crate::wait::may_spin() {
+            for round in 0..RETRIES {
+                backoff(round);
+                match self.try_recv() {
+                    Ok(v) => return Ok(v),
+                    Err(TryRecvError::Closed) => return Err(RecvError),
+                    Err(TryRecvError::Empty) => {}
+                }
+            }
+        }
+        crate::wait::wait(self.recv_async())
     }
 
     /// Receives a value, waiting at most `timeout`.
