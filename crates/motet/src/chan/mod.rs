@@ -174,7 +174,8 @@
 //!   waits for room) forever; with the flag up, every send and receive
 //!   takes the lock and the queues' FIFO order holds.
 //! - **A ring for `bounded(1)`.** Measured slower: with one slot nearly
-//!   every operation meets a waiter, and then pays for both paths.
+//!   every operation meets a waiter, and then pays for both paths (an
+//!   earlier attempt; not re-measured with this design).
 //! - **`std::sync::Mutex` as the channel lock** (the first version). Its
 //!   unlock is an atomic swap, because it must learn whether a thread
 //!   sleeps on it; with two per operation that was a third of a
