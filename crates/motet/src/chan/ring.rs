@@ -400,3 +400,56 @@ mod tests {
         assert_eq!(r.pop(), None);
     }
 }
+
+/// Loom models of the ring alone: loom's `UnsafeCell` checks that no slot
+/// is written and read at once, across laps.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::sync::Arc;
+    use loom::thread;
+
+    /// Two pushers and a popper on two slots, wrapping to a second lap:
+    /// every value comes out once, each pusher's in order.
+    #[test]
+    fn pushes_and_pops_across_laps() {
+        loom::model(|| {
+            let r = Arc::new(Ring::new(2));
+            r.push(0).ok();
+            let pushers: Vec<_> = [1, 2]
+                .into_iter()
+                .map(|v| {
+                    let r = r.clone();
+                    thread::spawn(move || r.push(v).is_ok())
+                })
+                .collect();
+            let mut got = Vec::new();
+            for _ in 0..2 {
+                if let Some(v) = r.pop() {
+                    got.push(v);
+                }
+            }
+            let pushed: Vec<bool> = pushers.into_iter().map(|t| t.join().unwrap()).collect();
+            while let Some(v) = r.pop() {
+                got.push(v);
+            }
+            assert_eq!(got[0], 0);
+            let want = 1 + pushed.iter().filter(|&&p| p).count();
+            assert_eq!(got.len(), want, "{got:?} {pushed:?}");
+        });
+    }
+
+    /// A push racing the close mark either lands (and is popped) or fails.
+    #[test]
+    fn push_racing_close() {
+        loom::model(|| {
+            let r = Arc::new(Ring::new(2));
+            let r2 = r.clone();
+            let t = thread::spawn(move || r2.push(7).is_ok());
+            r.close();
+            let pushed = t.join().unwrap();
+            assert_eq!(r.pop(), pushed.then_some(7));
+            assert!(matches!(r.push(8), Err(PushError::Closed(8))));
+        });
+    }
+}
