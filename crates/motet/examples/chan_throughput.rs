@@ -126,10 +126,22 @@ fn row(
 }
 
 fn main() {
-    if std::env::var_os("ONLY_MOTET_SAME_THREAD").is_some() {
-        // For profiling: just motet, send-then-receive on one thread.
+    // For profiling: just motet, one case, 10 runs. The variable's value
+    // picks it: `same` (send-then-receive on one thread) or `spsc` (two
+    // threads), with `unbounded` anywhere in it for the unbounded channel.
+    if let Some(v) = std::env::var_os("ONLY_MOTET") {
+        let v = v.to_string_lossy();
+        let cap = if v.contains("unbounded") {
+            None
+        } else {
+            Some(1024)
+        };
         for _ in 0..10 {
-            same_thread::<Motet>(Some(1024));
+            if v.contains("spsc") {
+                spsc::<Motet>(cap);
+            } else {
+                same_thread::<Motet>(cap);
+            }
         }
         return;
     }

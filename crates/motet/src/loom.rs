@@ -22,6 +22,47 @@ pub(crate) mod sync {
     pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
 }
 
+/// `UnsafeCell` with loom's closure API (`with`, `with_mut`), so that loom
+/// can check every access to a cell shared through atomics (the channel's
+/// ring); without loom it is std's cell behind the same two methods.
+pub(crate) mod cell {
+    #[cfg(loom)]
+    pub(crate) use loom::cell::UnsafeCell;
+
+    /// std's `UnsafeCell` with loom's closure API.
+    #[cfg(not(loom))]
+    #[derive(Debug)]
+    pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+    #[cfg(not(loom))]
+    impl<T> UnsafeCell<T> {
+        pub(crate) const fn new(value: T) -> Self {
+            UnsafeCell(std::cell::UnsafeCell::new(value))
+        }
+
+        /// Calls `f` with a shared pointer to the contents.
+        #[inline(always)]
+        pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+            f(self.0.get())
+        }
+
+        /// Calls `f` with a mutable pointer to the contents.
+        #[inline(always)]
+        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
+}
+
+/// `yield_now`, loom's under loom (a spin loop in a model must yield, or
+/// loom never schedules the thread it waits for).
+pub(crate) mod thread {
+    #[cfg(loom)]
+    pub(crate) use loom::thread::yield_now;
+    #[cfg(not(loom))]
+    pub(crate) use std::thread::yield_now;
+}
+
 /// For loom models: polls `f` to completion on this loom thread, blocking
 /// on a loom `Notify` between polls, so that a lost wake-up shows up as a
 /// deadlock that loom reports.

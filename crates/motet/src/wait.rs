@@ -70,8 +70,22 @@ fn wait_inner<F: Future>(future: F, deadline: Option<Instant>) -> Option<F::Outp
              run the blocking code with `motet::task::spawn_blocking`"
         );
     }
-    park_on_until(future, deadline)
+    park_until(future, deadline, true)
 }
+
+/// Whether the caller is a plain OS thread: not a green thread, not a
+/// thread driving a runtime. Only such a thread may spin before it waits
+/// (a spinning green thread or scheduler thread would hold up every unit
+/// queued behind it).
+#[inline]
+pub(crate) fn may_spin() -> bool {
+    !crate::green::in_green_thread() && !context::is_driving()
+}
+
+/// How many rounds a plain OS thread checks its wake-up flag before it
+/// parks: a wake-up that comes within a few microseconds (the other end
+/// of a busy channel) then costs no futex call on either side.
+const SPIN_ROUNDS: u32 = 64;
 
 /// Unparks one thread; `notified` absorbs wake-ups that arrive before it parks.
 struct ThreadWaker {
@@ -98,13 +112,15 @@ thread_local! {
 }
 
 /// Polls `future` on this thread, parking it between polls.
+/// (No spinning: this is `Runtime::block_on`'s wait, usually long.)
 pub(crate) fn park_on<F: Future>(future: F) -> F::Output {
-    park_on_until(future, None).expect("no deadline, so the future completed")
+    park_until(future, None, false).expect("no deadline, so the future completed")
 }
 
 /// Polls `future` on this thread, parking it between polls, until it
-/// completes (`Some`) or `deadline` passes (`None`).
-fn park_on_until<F: Future>(future: F, deadline: Option<Instant>) -> Option<F::Output> {
+/// completes (`Some`) or `deadline` passes (`None`). With `spin`, checks
+/// the wake-up flag for a short while (growing pauses) before each park.
+fn park_until<F: Future>(future: F, deadline: Option<Instant>, spin: bool) -> Option<F::Output> {
     let unparker = WAKER
         .try_with(|w| w.borrow_mut().take())
         .ok()
@@ -121,6 +137,9 @@ fn park_on_until<F: Future>(future: F, deadline: Option<Instant>) -> Option<F::O
     let out = 'polls: loop {
         if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
             break Some(out);
+        }
+        if spin {
+            spin_for(&unparker.notified);
         }
         // `park` may return spuriously; only a wake-up clears the flag.
         while !unparker.notified.swap(false, Ordering::Acquire) {
@@ -139,6 +158,20 @@ fn park_on_until<F: Future>(future: F, deadline: Option<Instant>) -> Option<F::O
     unparker.notified.store(false, Ordering::Relaxed);
     let _ = WAKER.try_with(|w| *w.borrow_mut() = Some(unparker));
     out
+}
+
+/// Spins until `flag` is set or [`SPIN_ROUNDS`] rounds pass: each round
+/// reads the flag, then pauses a little longer (up to 32 `spin_loop`s).
+#[inline]
+fn spin_for(flag: &AtomicBool) {
+    for round in 0..SPIN_ROUNDS {
+        if flag.load(Ordering::Relaxed) {
+            return;
+        }
+        for _ in 0..1u32 << round.min(5) {
+            std::hint::spin_loop();
+        }
+    }
 }
 
 /// Like [`wait`], but gives up at `deadline`: `None` then, and the future

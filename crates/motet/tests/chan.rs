@@ -459,3 +459,67 @@ fn blocking_recv_on_an_event_loop_thread_panics() {
     }));
     assert!(r.is_err());
 }
+
+/// Ring channels (`bounded(cap)`, `cap >= 2`) between OS threads, where
+/// the lock-free side and the waiting side race on every message: small
+/// rings, so senders often wait for room and receivers for values; a lost
+/// wake-up hangs (and `within` fails the test). Every value arrives once,
+/// in per-producer order, and a close is seen only after the drain.
+#[test]
+fn ring_channels_between_threads_lose_no_wakeup_or_value() {
+    within(120, || {
+        for cap in [2usize, 3, 64] {
+            let (tx, rx) = chan::bounded::<(usize, u64)>(cap);
+            let n = 20_000u64;
+            let producers: Vec<_> = (0..2)
+                .map(|p| {
+                    let tx = tx.clone();
+                    thread::spawn(move || {
+                        for i in 0..n {
+                            tx.send((p, i)).unwrap();
+                        }
+                    })
+                })
+                .collect();
+            drop(tx);
+            let consumers: Vec<_> = (0..2)
+                .map(|c| {
+                    let rx = rx.clone();
+                    thread::spawn(move || {
+                        let mut got = Vec::new();
+                        if c == 0 {
+                            // Blocking receives until closed and drained.
+                            while let Ok(m) = rx.recv() {
+                                got.push(m);
+                            }
+                        } else {
+                            // Selects over the ring and a channel that
+                            // never delivers.
+                            let (_never_tx, never) = chan::bounded::<(usize, u64)>(0);
+                            loop {
+                                let mut a = chan::RecvArm::new(&rx);
+                                let mut b = chan::RecvArm::new(&never);
+                                let mut sel = chan::Select::new();
+                                sel.recv(&mut a);
+                                sel.recv(&mut b);
+                                assert_eq!(sel.select(), 0);
+                                match a.take() {
+                                    Some(Ok(m)) => got.push(m),
+                                    _ => break,
+                                }
+                            }
+                        }
+                        got
+                    })
+                })
+                .collect();
+            for p in producers {
+                p.join().unwrap();
+            }
+            let results: Vec<Vec<(usize, u64)>> =
+                consumers.into_iter().map(|c| c.join().unwrap()).collect();
+            check_exactly_once_in_order(results, 2, n);
+            assert_eq!(rx.try_recv(), Err(chan::TryRecvError::Closed));
+        }
+    });
+}

@@ -191,3 +191,129 @@ fn a_handed_value_goes_back_when_its_receiver_is_dropped() {
         assert_eq!(got_a + left, sent, "got {got_a} left {left} sent {sent}");
     });
 }
+
+// Ring channels (`bounded(cap)`, `cap >= 2`): a lock-free push or pop
+// racing a thread that takes the lock to wait. Each is the flag-and-fence
+// handshake of the essay in `chan/mod.rs`; with either fence removed
+// (`fast_side_fence` in `chan/state.rs`, or the one in `Locked::raise`),
+// the first two models report a deadlock (a lost wake-up).
+
+/// Runs a model with at most three preemptions (loom's docs: most bugs
+/// need two or three), for a model that runs for more than ten minutes
+/// exhaustively.
+fn model_bounded<F: Fn() + Sync + Send + 'static>(f: F) {
+    let mut b = loom::model::Builder::new();
+    b.preemption_bound = Some(3);
+    b.check(f);
+}
+
+#[test]
+fn ring_fast_push_racing_a_registering_receiver() {
+    model(|| {
+        let (tx, rx) = bounded::<u32>(2);
+        let t = thread::spawn(move || tx.try_send(1).is_ok());
+        // Blocks until woken: a lost wake-up is a deadlock loom reports.
+        assert_eq!(block_on(rx.recv_async()), Ok(1));
+        assert!(t.join().unwrap());
+    });
+}
+
+#[test]
+fn ring_fast_pop_racing_a_sender_waiting_for_room() {
+    model(|| {
+        let (tx, rx) = bounded::<u32>(2);
+        tx.try_send(1).unwrap();
+        tx.try_send(2).unwrap();
+        let t = thread::spawn(move || rx.try_recv().map(|v| (v, rx)));
+        block_on(tx.send_async(3)).unwrap();
+        // The pop happened (the send could complete only after it), and
+        // order is kept.
+        let (first, rx) = t.join().unwrap().expect("the ring was full");
+        assert_eq!(first, 1);
+        assert_eq!(drain(&rx), [2, 3]);
+    });
+}
+
+/// Bounded: exhaustively it ran for over ten minutes (three threads and
+/// a blocking receiver that may park and be woken by the close).
+#[test]
+fn ring_send_racing_close_is_drained_or_handed_back() {
+    model_bounded(|| {
+        let (tx, rx) = bounded::<u32>(2);
+        let tx2 = tx.clone();
+        let s = thread::spawn(move || tx.try_send(1));
+        let c = thread::spawn(move || tx2.close());
+        // A receiver waiting across the close: it sees the value if the
+        // send got in before the close mark, then closed.
+        let got = block_on(rx.recv_async());
+        let sent = s.join().unwrap();
+        c.join().unwrap();
+        match sent {
+            Ok(()) => assert_eq!(got, Ok(1)),
+            Err(TrySendError::Closed(v)) => {
+                assert_eq!(v, 1);
+                assert_eq!(got, Err(RecvError));
+            }
+            Err(TrySendError::Full(_)) => panic!("a ring of 2 was full"),
+        }
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+    });
+}
+
+#[test]
+fn ring_fast_push_racing_a_cancelled_receiver() {
+    model(|| {
+        let (tx, rx) = bounded::<u32>(2);
+        let rx2 = rx.clone();
+        let a = thread::spawn(move || {
+            let mut f = rx2.recv_async();
+            let got = matches!(poll_once(&mut f), Poll::Ready(Ok(_))) as u32;
+            drop(f); // a value handed to it meanwhile must go back
+            got
+        });
+        let sent = tx.try_send(5).is_ok() as u32;
+        let got = a.join().unwrap();
+        let left = drain(&rx).len() as u32;
+        assert_eq!(sent, 1);
+        assert_eq!(got + left, sent, "got {got} left {left}");
+    });
+}
+
+#[test]
+fn ring_select_recv_wakes_on_a_fast_push() {
+    model(|| {
+        let (tx1, rx1) = bounded::<u32>(2);
+        let (_tx2, rx2) = bounded::<u32>(0);
+        let t = thread::spawn(move || tx1.try_send(1).is_ok());
+        let mut a = RecvArm::new(&rx1);
+        let mut b = RecvArm::new(&rx2);
+        let mut sel = Select::new();
+        sel.recv(&mut a);
+        sel.recv(&mut b);
+        assert_eq!(block_on(sel.select_async()), 0);
+        assert_eq!(a.take(), Some(Ok(1)));
+        assert!(t.join().unwrap());
+    });
+}
+
+#[test]
+fn ring_select_send_wakes_on_a_fast_pop() {
+    model(|| {
+        let (tx1, rx1) = bounded::<u32>(2);
+        let (tx2, _rx2) = bounded::<u32>(0);
+        tx1.try_send(1).unwrap();
+        tx1.try_send(2).unwrap();
+        let t = thread::spawn(move || rx1.try_recv().map(|v| (v, rx1)));
+        let mut a = SendArm::new(&tx1, 3);
+        let mut b = SendArm::new(&tx2, 9);
+        let mut sel = Select::new();
+        sel.send(&mut a);
+        sel.send(&mut b);
+        assert_eq!(block_on(sel.select_async()), 0);
+        assert!(matches!(a.take(), Some(Ok(()))));
+        assert_eq!(b.into_unsent(), Some(9));
+        let (first, rx1) = t.join().unwrap().expect("the ring was full");
+        assert_eq!(first, 1);
+        assert_eq!(drain(&rx1), [2, 3]);
+    });
+}

@@ -38,6 +38,10 @@
 //!   (`bounded(cap)`), or any number (`unbounded`). A **rendezvous**
 //!   channel has `cap == 0`: a send completes only when a receiver takes
 //!   the value.
+//! - **ring**: the buffer of a `bounded(cap)` channel with `cap >= 2`, a
+//!   lock-free array queue (`chan/ring.rs`). Such a channel is a **ring
+//!   channel**; the others (rendezvous, `bounded(1)`, unbounded) keep
+//!   their buffer under the lock.
 //! - **offer**: a sender that could not complete parks its value in the
 //!   channel's `sendq`, and waits for a receiver to *take* it.
 //! - **interest**: a receiver that could not complete waits in `recvq`;
@@ -46,29 +50,75 @@
 //!   one offer or interest per arm, all sharing one signal; whoever
 //!   completes an arm first claims the signal (a CAS), and every other arm
 //!   of that select becomes **stale**.
+//! - **busy**: a ring channel's flag, written under the lock: something
+//!   waits under the lock (an offer, an interest, a value put back or
+//!   `late`). While it is down, sends and receives use only the ring.
+//! - **settle**: under the lock, hand the oldest values (put back, ring,
+//!   `late`) to waiting receivers in order, then refill the ring from
+//!   `late` and from parked senders' offers.
 //! - **closed**: after [`Sender::close`] or when the last sender is gone.
 //!
 //! # Design
 //!
-//! One lock per channel over everything (buffer, `sendq`, `recvq`,
-//! `delivered`, closed flag, handle counts), as Go's `hchan`: every
-//! operation is one short critical section, and wakers are collected under
-//! the lock and woken after it is released (Go's `closechan` does the
-//! same). The lock (`chan/lock.rs`) spins briefly, then yields, then
-//! sleeps; its uncontended unlock is one plain store. When nobody waits
-//! on either side, a send is: lock, check the queues are empty and the
-//! buffer has room, push, unlock (a receive likewise). Who moves a value
-//! where:
+//! One lock per channel over everything that waits (`sendq`, `recvq`,
+//! `delivered`, closed flag, handle counts, and the buffer of the channels
+//! without a ring), as Go's `hchan`: every waiting operation is one short
+//! critical section, and wakers are collected under the lock and woken
+//! after it is released (Go's `closechan` does the same). The lock
+//! (`chan/lock.rs`) spins briefly, then yields, then sleeps; its
+//! uncontended unlock is one plain store. Who moves a value where:
 //!
 //! | operation | under the channel lock |
 //! |---|---|
 //! | send | hand the value to the oldest live interest; else buffer it if there is room and no live offer ahead; else park an offer (or fail, for `try_send`) |
 //! | receive | take the buffer's oldest value, then refill the buffer from the oldest live offers; else take the oldest live offer; else register an interest |
-//! | close | set the flag, wake every waiter; parked senders withdraw their values and fail |
+//! | close | set the flag (and the ring's close mark), wake every waiter; parked senders withdraw their values and fail |
 //!
 //! So waiting senders and waiting receivers are each served strictly in
 //! FIFO order, and a buffered value never overtakes an older one:
 //! per-producer order holds.
+//!
+//! **Ring channels** (`bounded(cap)`, `cap >= 2`) put the buffer outside
+//! the lock, in the ring, so that a send and a receive on different cores
+//! do not pass the lock's cache line back and forth. While `busy` is down,
+//! `try_send`, `try_recv` and the first step of every blocking and async
+//! send and receive are a ring push or pop and touch no lock; when the
+//! ring is full (empty), or `busy` is up, they take the lock and run the
+//! table above, with the ring as the buffer. The lock's buffer (`buf`)
+//! then holds only values put back by cancelled receivers (older than the
+//! ring's), and `late` the values of offers claimed while a racing push
+//! filled the ring again (younger than the ring's); receivers take from
+//! `buf`, the ring, `late`, then offers, in that order, and `busy` is up
+//! while either holds a value.
+//!
+//! *No lost wake-up* is a Dekker handshake on `busy` against the ring:
+//!
+//! - the lock-free side pushes (pops), then a `SeqCst` fence, then reads
+//!   `busy`; if it is up, it takes the lock and settles;
+//! - a thread about to park (a send future finding the ring full, a
+//!   receive future finding it empty, a select arm) raises `busy` under
+//!   the lock, then a `SeqCst` fence, then looks at the ring again, and
+//!   parks only if it still finds no room (no value).
+//!
+//! Whichever of the two fences comes second in the fences' total order,
+//! its thread sees the other's write: either the parking thread finds the
+//! value (the room), or the pusher (popper) sees `busy` and settles after
+//! the parked entry is in its queue, since the parking thread held the
+//! lock from the raise to the park. In real builds the lock-free side's
+//! fence is folded into `SeqCst` orderings on the ring's claiming CAS and
+//! on the load of `busy` (one locked instruction per operation instead of
+//! two; `fast_side_fence` in `chan/state.rs` has the argument); the loom
+//! models check the fenced form. Every locked operation on a ring channel
+//! settles first, and `busy` is recomputed whenever the lock is released,
+//! so the flag never stays up with nothing waiting, and a ring value never
+//! waits for a receiver that is parked.
+//!
+//! A push racing a close: the close mark is a bit of the ring's tail word,
+//! set under the lock, so a push either got its position before the mark
+//! (receivers drain it: a pop waits for a claimed slot to be published)
+//! or fails with its value. `bounded(1)` keeps its buffer under the lock:
+//! nearly every operation on it meets a waiter, and a ring there measured
+//! slower.
 //!
 //! **Select** (`chan/select.rs`), on every poll: (1) withdraw every parked
 //! arm; if one was claimed meanwhile, that arm is the result; (2) try the
@@ -97,7 +147,14 @@
 //!   and the receiver's future may be dropped before it returns the value.
 //!   Its `Drop` then puts the value back: to the next live interest, or to
 //!   the front of the buffer (past capacity if need be: order is kept,
-//!   since it is older than anything buffered after it).
+//!   since it is older than anything buffered after it). On a ring
+//!   channel the front is `buf`, which receivers empty before the ring.
+//! - A ring value moves only by a pop (the lock-free receive, or settle
+//!   handing it to a claimed interest); a push either lands in the ring or
+//!   fails with the value, so nothing is in two places. An offer claimed
+//!   to refill the ring goes to the ring or, if a racing push took the
+//!   room, to `late`: its send has completed, so the value must not go
+//!   back.
 //! - A losing select arm takes nothing: a receive arm that was not chosen
 //!   left the channel untouched; a send arm keeps its value
 //!   ([`SendArm::into_unsent`]). Stale offers keep their values until their
@@ -105,10 +162,20 @@
 //!
 //! # Rejected alternatives
 //!
-//! - **Lock-free flavors** (crossbeam's array/list/zero). Faster by a few
-//!   nanoseconds uncontended, but select and cancellation then need a
-//!   separate waiter protocol per flavor; one lock keeps every rule above
-//!   in one critical section that loom can check whole.
+//! - **Lock-free everything** (crossbeam's array/list/zero flavors, each
+//!   with its own waiter protocol). Only the buffer of ring channels is
+//!   lock-free here: waiters, select, cancellation and close stay in one
+//!   critical section that loom can check whole, and the ring meets them
+//!   through one flag. The first version had no ring at all; between two
+//!   threads it cost about four times crossbeam's time per message, every
+//!   message passing the lock's cache line between cores.
+//! - **Fast path whenever the ring has room, flag or not.** Cheaper
+//!   still, but a fast push could then pass a parked sender (whose offer
+//!   waits for room) forever; with the flag up, every send and receive
+//!   takes the lock and the queues' FIFO order holds.
+//! - **A ring for `bounded(1)`.** Measured slower: with one slot nearly
+//!   every operation meets a waiter, and then pays for both paths (an
+//!   earlier attempt; not re-measured with this design).
 //! - **`std::sync::Mutex` as the channel lock** (the first version). Its
 //!   unlock is an atomic swap, because it must learn whether a thread
 //!   sleeps on it; with two per operation that was a third of a
@@ -138,11 +205,22 @@
 //! - The blocking forms with a timeout wait with `park_timeout`
 //!   ([`wait_until`](crate::wait::wait_until)); the async forms use the
 //!   runtime's timer wheel.
+//! - A ring pop that finds its slot claimed by a push not yet published
+//!   waits for it (spins, then yields), and likewise a push for a pop: if
+//!   the other thread is preempted in those few instructions, this one
+//!   waits for it to run again. Crossbeam's array flavor has the same
+//!   window.
+//! - On a plain OS thread, a blocking `send` (`recv`) retries its `try_`
+//!   form a few times with growing pauses before it waits, and the wait
+//!   checks its wake-up flag for a few microseconds before it parks: a
+//!   little CPU for fewer futex calls. Green threads and scheduler
+//!   threads never spin.
 
 mod error;
 mod lock;
 mod macros;
 mod ops;
+mod ring;
 mod select;
 mod state;
 

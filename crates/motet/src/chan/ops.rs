@@ -14,6 +14,28 @@ use super::error::{
 };
 use super::state::{Chan, Wakeups};
 
+/// How many times a blocking `send`/`recv` on a ring channel, from a
+/// plain OS thread, retries its `try_` form (with [`backoff`] between)
+/// before it registers as a waiter: the other side of a busy channel
+/// usually acts within a few microseconds, and a waiter costs a lock
+/// round trip on both sides plus a futex wake. (On the other channels a
+/// retry takes the lock, and so slows the other side down: measured
+/// slower.) Green threads and scheduler threads never spin.
+const RETRIES: u32 = 8;
+
+/// The pause before retry `round`: `2^round` spin hints for the first
+/// rounds, then a yield (another thread may need this core).
+#[inline]
+fn backoff(round: u32) {
+    if round < 6 {
+        for _ in 0..1u32 << round {
+            std::hint::spin_loop();
+        }
+    } else {
+        std::thread::yield_now();
+    }
+}
+
 /// Creates a channel holding up to `cap` values. `bounded(0)` is a
 /// rendezvous channel with Go's unbuffered semantics: a send completes
 /// only when a receiver takes the value.
@@ -83,6 +105,15 @@ impl<T> Sender<T> {
     /// ```
     #[inline]
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        match self.chan.fast_send(value) {
+            Ok(r) => r,
+            Err(v) => self.try_send_locked(v),
+        }
+    }
+
+    /// `try_send` under the channel lock.
+    #[inline(always)]
+    fn try_send_locked(&self, value: T) -> Result<(), TrySendError<T>> {
         let mut w = Wakeups::default();
         let r = self.chan.lock().try_send(value, &mut w);
         w.wake();
@@ -108,8 +139,26 @@ impl<T> Sender<T> {
         match self.try_send(value) {
             Ok(()) => Ok(()),
             Err(TrySendError::Closed(v)) => Err(SendError(v)),
-            Err(TrySendError::Full(v)) => crate::wait::wait(self.send_async(v)),
+            Err(TrySendError::Full(v)) => self.send_slow(v),
         }
+    }
+
+    /// `send` that found no room: retry a little (plain OS threads), then
+    /// wait.
+    #[cold]
+    #[inline(never)]
+    fn send_slow(&self, mut value: T) -> Result<(), SendError<T>> {
+        if self.chan.is_ring() && crate::wait::may_spin() {
+            for round in 0..RETRIES {
+                backoff(round);
+                value = match self.try_send(value) {
+                    Ok(()) => return Ok(()),
+                    Err(TrySendError::Closed(v)) => return Err(SendError(v)),
+                    Err(TrySendError::Full(v)) => v,
+                };
+            }
+        }
+        crate::wait::wait(self.send_async(value))
     }
 
     /// Sends `value`, waiting at most `timeout`.
@@ -254,6 +303,15 @@ impl<T> Receiver<T> {
     /// ```
     #[inline]
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        match self.chan.fast_recv() {
+            Some(v) => Ok(v),
+            None => self.try_recv_locked(),
+        }
+    }
+
+    /// `try_recv` under the channel lock.
+    #[inline(always)]
+    fn try_recv_locked(&self) -> Result<T, TryRecvError> {
         let mut w = Wakeups::default();
         let r = self.chan.lock().try_recv(&mut w);
         w.wake();
@@ -276,8 +334,26 @@ impl<T> Receiver<T> {
         match self.try_recv() {
             Ok(v) => Ok(v),
             Err(TryRecvError::Closed) => Err(RecvError),
-            Err(TryRecvError::Empty) => crate::wait::wait(self.recv_async()),
+            Err(TryRecvError::Empty) => self.recv_slow(),
         }
+    }
+
+    /// `recv` that found nothing: retry a little (plain OS threads), then
+    /// wait.
+    #[cold]
+    #[inline(never)]
+    fn recv_slow(&self) -> Result<T, RecvError> {
+        if self.chan.is_ring() && crate::wait::may_spin() {
+            for round in 0..RETRIES {
+                backoff(round);
+                match self.try_recv() {
+                    Ok(v) => return Ok(v),
+                    Err(TryRecvError::Closed) => return Err(RecvError),
+                    Err(TryRecvError::Empty) => {}
+                }
+            }
+        }
+        crate::wait::wait(self.recv_async())
     }
 
     /// Receives a value, waiting at most `timeout`.
@@ -546,6 +622,16 @@ impl<T> Future for SendFut<'_, T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
+        if this.entry.is_none() {
+            let value = this
+                .value
+                .take()
+                .expect("SendFut polled after it completed");
+            match this.chan.fast_send(value) {
+                Ok(r) => return Poll::Ready(r.map_err(|e| SendError(e.into_inner()))),
+                Err(v) => this.value = Some(v),
+            }
+        }
         let mut st = this.chan.lock();
         if let Some(id) = this.entry {
             if st.send_closed() {
@@ -569,10 +655,13 @@ impl<T> Future for SendFut<'_, T> {
         let r = match st.try_send(value, &mut w) {
             Ok(()) => Poll::Ready(Ok(())),
             Err(TrySendError::Closed(v)) => Poll::Ready(Err(SendError(v))),
-            Err(TrySendError::Full(v)) => {
-                this.entry = Some(st.park_offer(v, None, cx.waker().clone()));
-                Poll::Pending
-            }
+            Err(TrySendError::Full(v)) => match st.park_sender(v, cx.waker()) {
+                Ok(()) => Poll::Ready(Ok(())),
+                Err(id) => {
+                    this.entry = Some(id);
+                    Poll::Pending
+                }
+            },
         };
         st.debug_check();
         drop(st);
@@ -632,6 +721,11 @@ impl<T> Future for RecvFut<'_, T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
+        if this.entry.is_none() {
+            if let Some(v) = this.chan.fast_recv() {
+                return Poll::Ready(Ok(v));
+            }
+        }
         let mut st = this.chan.lock();
         let mut w = Wakeups::default();
         if let Some(id) = this.entry {
@@ -646,10 +740,13 @@ impl<T> Future for RecvFut<'_, T> {
         let r = match st.try_recv(&mut w) {
             Ok(v) => Poll::Ready(Ok(v)),
             Err(TryRecvError::Closed) => Poll::Ready(Err(RecvError)),
-            Err(TryRecvError::Empty) => {
-                this.entry = Some(st.park_interest(None, cx.waker().clone()));
-                Poll::Pending
-            }
+            Err(TryRecvError::Empty) => match st.park_receiver(cx.waker(), &mut w) {
+                Ok(v) => Poll::Ready(Ok(v)),
+                Err(id) => {
+                    this.entry = Some(id);
+                    Poll::Pending
+                }
+            },
         };
         st.debug_check();
         drop(st);

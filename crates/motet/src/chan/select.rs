@@ -75,7 +75,7 @@ impl<'c, T> RecvArm<'c, T> {
 
 impl<T> Arm for RecvArm<'_, T> {
     fn try_complete(&mut self, w: &mut Wakeups) -> bool {
-        match self.chan.lock().try_recv(w) {
+        match self.chan.try_recv(w) {
             Ok(v) => self.out = Some(Ok(v)),
             Err(TryRecvError::Closed) => self.out = Some(Err(RecvError)),
             Err(TryRecvError::Empty) => return false,
@@ -85,10 +85,11 @@ impl<T> Arm for RecvArm<'_, T> {
 
     fn park(&mut self, signal: &Arc<Signal>, index: usize, waker: &Waker) -> bool {
         let mut st = self.chan.lock();
+        st.raise();
         if st.recv_ready(signal) {
             return false;
         }
-        self.entry = Some(st.park_interest(Some((signal.clone(), index)), waker.clone()));
+        self.entry = Some(st.park_interest((signal.clone(), index), waker));
         true
     }
 
@@ -183,7 +184,7 @@ impl<T> Arm for SendArm<'_, T> {
         let Some(v) = self.value.take() else {
             return false;
         };
-        match self.chan.lock().try_send(v, w) {
+        match self.chan.try_send(v, w) {
             Ok(()) => self.out = Some(Ok(())),
             Err(TrySendError::Closed(v)) => self.out = Some(Err(SendError(v))),
             Err(TrySendError::Full(v)) => {
@@ -196,13 +197,14 @@ impl<T> Arm for SendArm<'_, T> {
 
     fn park(&mut self, signal: &Arc<Signal>, index: usize, waker: &Waker) -> bool {
         let mut st = self.chan.lock();
+        st.raise();
         if st.send_ready(signal) {
             return false;
         }
         let Some(v) = self.value.take() else {
             return true; // already completed: nothing to park
         };
-        self.entry = Some(st.park_offer(v, Some((signal.clone(), index)), waker.clone()));
+        self.entry = Some(st.park_offer(v, (signal.clone(), index), waker));
         true
     }
 
