@@ -48,20 +48,22 @@ use crate::runtime::context;
 /// work to [`spawn_blocking`](crate::task::spawn_blocking).
 #[track_caller]
 pub fn wait<F: IntoFuture>(future: F) -> F::Output {
-    wait_inner(future.into_future(), None).expect("no deadline, so the future completed")
+    let future = future.into_future();
+    // First: a green thread runs *on* a scheduler thread, and suspends
+    // instead of blocking it. Kept to this one call, so that what stays on
+    // a suspended green thread's stack is small (a thousand green threads
+    // each waiting here touch these frames at every resume).
+    if crate::green::in_green_thread() {
+        return crate::green::suspend_on(future);
+    }
+    refuse_on_a_scheduler_thread();
+    park_until(future, None, true).expect("no deadline, so the future completed")
 }
 
-/// [`wait`] and [`wait_until`]: the three cases, in order.
+/// `wait`'s second case: on a thread that drives a scheduler, blocking
+/// would stall every task on it.
 #[track_caller]
-fn wait_inner<F: Future>(future: F, deadline: Option<Instant>) -> Option<F::Output> {
-    // First: a green thread runs *on* a scheduler thread, and suspends
-    // instead of blocking it (a deadline becomes a driver timer).
-    if crate::green::in_green_thread() {
-        return match deadline {
-            None => Some(crate::green::suspend_on(future)),
-            Some(d) => crate::green::suspend_on(crate::time::timeout_at(d, future)).ok(),
-        };
-    }
+fn refuse_on_a_scheduler_thread() {
     if context::is_driving() {
         panic!(
             "motet::wait (or a blocking call such as JoinHandle::join or Receiver::recv_timeout) \
@@ -70,7 +72,6 @@ fn wait_inner<F: Future>(future: F, deadline: Option<Instant>) -> Option<F::Outp
              run the blocking code with `motet::task::spawn_blocking`"
         );
     }
-    park_until(future, deadline, true)
 }
 
 /// Whether the caller is a plain OS thread: not a green thread, not a
@@ -120,6 +121,7 @@ pub(crate) fn park_on<F: Future>(future: F) -> F::Output {
 /// Polls `future` on this thread, parking it between polls, until it
 /// completes (`Some`) or `deadline` passes (`None`). With `spin`, checks
 /// the wake-up flag for a short while (growing pauses) before each park.
+#[inline(never)] // keeps `wait`'s frame, which a green thread suspends in, small
 fn park_until<F: Future>(future: F, deadline: Option<Instant>, spin: bool) -> Option<F::Output> {
     let unparker = WAKER
         .try_with(|w| w.borrow_mut().take())
@@ -191,5 +193,11 @@ fn spin_for(flag: &AtomicBool) {
 /// Where [`wait`] panics: on a thread that drives an event loop.
 #[track_caller]
 pub fn wait_until<F: IntoFuture>(future: F, deadline: Instant) -> Option<F::Output> {
-    wait_inner(future.into_future(), Some(deadline))
+    let future = future.into_future();
+    // On a green thread the deadline becomes a driver timer.
+    if crate::green::in_green_thread() {
+        return crate::green::suspend_on(crate::time::timeout_at(deadline, future)).ok();
+    }
+    refuse_on_a_scheduler_thread();
+    park_until(future, Some(deadline), true)
 }
