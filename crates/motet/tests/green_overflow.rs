@@ -31,6 +31,18 @@ fn run_child(case: &str) -> (bool, String) {
     )
 }
 
+/// Runs `case` in a child, which must die reporting that green thread
+/// `name` overflowed its stack of `stack` bytes.
+fn assert_overflow_reported(case: &str, name: &str, stack: usize) {
+    let (ok, stderr) = run_child(case);
+    assert!(!ok, "the child should have died; stderr:\n{stderr}");
+    assert!(
+        stderr.contains(&format!("green thread '{name}'"))
+            && stderr.contains(&format!("overflowed its stack of {stack} bytes")),
+        "stderr:\n{stderr}"
+    );
+}
+
 fn is_child(case: &str) -> bool {
     std::env::var(CHILD).as_deref() == Ok(case)
 }
@@ -50,13 +62,7 @@ fn a_green_thread_overflow_names_the_thread_and_its_stack_size() {
         });
         unreachable!("the overflow should have aborted the process");
     }
-    let (ok, stderr) = run_child(CASE);
-    assert!(!ok, "the child should have died; stderr:\n{stderr}");
-    assert!(
-        stderr.contains("green thread 'deep-recursion'")
-            && stderr.contains("overflowed its stack of 65536 bytes"),
-        "stderr:\n{stderr}"
-    );
+    assert_overflow_reported(CASE, "deep-recursion", 64 * 1024);
 }
 
 #[test]
@@ -146,11 +152,5 @@ fn a_stack_trimmed_and_reused_keeps_its_guard() {
         });
         unreachable!("the overflow should have aborted the process");
     }
-    let (ok, stderr) = run_child(CASE);
-    assert!(!ok, "the child should have died; stderr:\n{stderr}");
-    assert!(
-        stderr.contains("green thread 'deep-on-cold'")
-            && stderr.contains(&format!("overflowed its stack of {STACK} bytes")),
-        "stderr:\n{stderr}"
-    );
+    assert_overflow_reported(CASE, "deep-on-cold", STACK);
 }

@@ -517,15 +517,10 @@ impl Core {
             if victim == self.index || !stealable(&self.shared.stealers[victim]) {
                 continue;
             }
-            loop {
-                match self.shared.stealers[victim].steal_batch_and_pop(&self.queue) {
-                    Steal::Success(task) => {
-                        Counters::bump(&self.shared.counters[self.index].steals);
-                        return Some(task);
-                    }
-                    Steal::Empty => break,
-                    Steal::Retry => {}
-                }
+            let stealer = &self.shared.stealers[victim];
+            if let Some(task) = until_settled(|| stealer.steal_batch_and_pop(&self.queue)) {
+                Counters::bump(&self.shared.counters[self.index].steals);
+                return Some(task);
             }
         }
         steal_batch(&self.shared.injector, &self.queue).or_else(|| self.steal_from_stuck(start))
@@ -671,14 +666,20 @@ impl Core {
     }
 }
 
-fn steal_one(injector: &Injector<Runnable>) -> Option<Runnable> {
+/// Runs a steal until it succeeds or finds nothing (crossbeam's `Retry`
+/// means a race with another thief: try again).
+fn until_settled(mut steal: impl FnMut() -> Steal<Runnable>) -> Option<Runnable> {
     loop {
-        match injector.steal() {
+        match steal() {
             Steal::Success(t) => return Some(t),
             Steal::Empty => return None,
             Steal::Retry => {}
         }
     }
+}
+
+fn steal_one(injector: &Injector<Runnable>) -> Option<Runnable> {
+    until_settled(|| injector.steal())
 }
 
 /// Whether a worker's queue may be stolen from without waiting: it holds
@@ -691,23 +692,11 @@ fn stealable(stealer: &Stealer<Runnable>) -> bool {
 }
 
 fn steal_one_from(stealer: &Stealer<Runnable>) -> Option<Runnable> {
-    loop {
-        match stealer.steal() {
-            Steal::Success(t) => return Some(t),
-            Steal::Empty => return None,
-            Steal::Retry => {}
-        }
-    }
+    until_settled(|| stealer.steal())
 }
 
 fn steal_batch(injector: &Injector<Runnable>, dest: &Queue<Runnable>) -> Option<Runnable> {
-    loop {
-        match injector.steal_batch_and_pop(dest) {
-            Steal::Success(t) => return Some(t),
-            Steal::Empty => return None,
-            Steal::Retry => {}
-        }
-    }
+    until_settled(|| injector.steal_batch_and_pop(dest))
 }
 
 fn stop_workers(shared: &Shared, threads: Vec<thread::JoinHandle<()>>) {
