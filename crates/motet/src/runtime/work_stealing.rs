@@ -56,8 +56,7 @@
 //!   start on two workers when the second displaces the first from the
 //!   LIFO slot and a woken thief takes it, and then cross cores at every
 //!   message (lab ring on `green`: 565-646 ns per hop before, 432-460
-//!   after, same runs; on `async-steal` 429-468 before, 178-182 after;
-//!   skynet unchanged).
+//!   after, same runs; skynet unchanged).
 //!
 //! The LIFO slot has a guard: after [`MAX_LIFO_POLLS`] consecutive LIFO
 //! runs, the LIFO task goes to the back of the queue, so two tasks
