@@ -170,7 +170,7 @@ impl Shared {
     }
 
     pub(crate) fn admit(&self, runnable: Runnable, name: Option<&str>) {
-        match self.registry.admit(runnable, name) {
+        match self.registry.admit(runnable, name, 0) {
             Ok(runnable) => Scheduler::schedule(runnable, false),
             // Shut down: dropping cancels the task; its handle reports it.
             // Only a Send task can get here off the owner thread

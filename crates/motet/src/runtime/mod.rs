@@ -310,12 +310,15 @@ impl Builder {
         self
     }
 
+    /// What every scheduler is made of; `threads`: how many threads spawn
+    /// tasks on it at once (one registry shard each).
     fn parts(
         &self,
         blocking: &BlockingPool,
         stalls: &Arc<AtomicU64>,
+        threads: usize,
     ) -> std::io::Result<(Parts, Arc<Registry>)> {
-        let registry = Arc::new(Registry::default());
+        let registry = Arc::new(Registry::new(threads));
         let parts = Parts {
             driver: Arc::new(Driver::new()?),
             blocking: blocking.clone(),
@@ -358,7 +361,7 @@ impl Builder {
         let stalls = Arc::new(AtomicU64::new(0));
         let (sched, kind, registries, probes) = match self.flavor {
             Flavor::EventLoop => {
-                let (parts, registry) = self.parts(&blocking, &stalls)?;
+                let (parts, registry) = self.parts(&blocking, &stalls, 1)?;
                 let probes = self.probes(1);
                 let (shared, local) = event_loop::Shared::new(parts, probes[0].clone());
                 (
@@ -369,7 +372,7 @@ impl Builder {
                 )
             }
             Flavor::WorkStealing(n) => {
-                let (parts, registry) = self.parts(&blocking, &stalls)?;
+                let (parts, registry) = self.parts(&blocking, &stalls, n)?;
                 let probes = self.probes(n);
                 let (shared, threads) = work_stealing::start(n, parts, &probes)?;
                 (
@@ -385,7 +388,7 @@ impl Builder {
                 let (group, threads) = per_core::start(
                     n,
                     |_| {
-                        let (parts, registry) = self.parts(&blocking, &stalls)?;
+                        let (parts, registry) = self.parts(&blocking, &stalls, 1)?;
                         registries.push(registry);
                         Ok(parts)
                     },

@@ -315,7 +315,9 @@ impl Shared {
     /// Registers a new task and queues it: on a worker, in its LIFO slot
     /// (the previous occupant goes to the stealable queue).
     pub(crate) fn admit(&self, runnable: Runnable, name: Option<&str>) {
-        match self.registry.admit(runnable, name) {
+        // Each worker registers in its own shard (see `registry.rs`).
+        let shard = context::worker_index().unwrap_or(0);
+        match self.registry.admit(runnable, name, shard) {
             Ok(runnable) => Scheduler::schedule(runnable, false),
             Err(runnable) => drop(runnable), // shut down: cancelled
         }
