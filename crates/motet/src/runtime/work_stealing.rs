@@ -106,6 +106,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker as Queue};
+use crossbeam_utils::CachePadded;
 
 use super::event_loop::Parts;
 use super::idle::Idle;
@@ -137,18 +138,22 @@ pub(crate) struct Shared {
     injector: Injector<Runnable>,
     stealers: Box<[Stealer<Runnable>]>,
     /// Per worker: its LIFO slot (see `lifo.rs`).
-    lifos: Box<[LifoSlot]>,
-    parkers: Box<[Parker]>,
+    // Per-worker state that other workers read or write sits on cache
+    // lines of its own: side by side, each worker's write to its own LIFO
+    // slot (every spawn and wake) or poll counter (every poll) moved the
+    // line from under the other worker.
+    lifos: Box<[CachePadded<LifoSlot>]>,
+    parkers: Box<[CachePadded<Parker>]>,
     idle: Idle,
     /// Per worker: wake-ups of its pinned tasks from other threads.
-    inboxes: Box<[Inbox]>,
+    inboxes: Box<[CachePadded<Inbox>]>,
     registry: Arc<Registry>,
     blocking: BlockingPool,
     stalls: Arc<AtomicU64>,
     /// Set when the runtime is dropped: workers drop tasks instead of
     /// running them (see "Shutdown").
     closing: AtomicBool,
-    counters: Box<[Counters]>,
+    counters: Box<[CachePadded<Counters>]>,
     remote_schedules: AtomicU64,
     event_interval: u32,
 }
@@ -246,15 +251,15 @@ pub(crate) fn start(
         driver: parts.driver,
         injector: Injector::new(),
         stealers: queues.iter().map(|q| q.stealer()).collect(),
-        lifos: (0..workers).map(|_| LifoSlot::default()).collect(),
-        parkers: (0..workers).map(|_| Parker::default()).collect(),
+        lifos: (0..workers).map(|_| CachePadded::default()).collect(),
+        parkers: (0..workers).map(|_| CachePadded::default()).collect(),
         idle: Idle::new(workers),
-        inboxes: (0..workers).map(|_| Inbox::default()).collect(),
+        inboxes: (0..workers).map(|_| CachePadded::default()).collect(),
         registry: parts.registry,
         blocking: parts.blocking,
         stalls: parts.stalls,
         closing: AtomicBool::new(false),
-        counters: (0..workers).map(|_| Counters::default()).collect(),
+        counters: (0..workers).map(|_| CachePadded::default()).collect(),
         remote_schedules: AtomicU64::new(0),
         event_interval: parts.event_interval,
     });
