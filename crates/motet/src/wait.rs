@@ -170,9 +170,16 @@ fn spin_for(flag: &AtomicBool) {
         if flag.load(Ordering::Relaxed) {
             return;
         }
-        for _ in 0..1u32 << round.min(5) {
-            std::hint::spin_loop();
-        }
+        spin_pause(round);
+    }
+}
+
+/// The pause after a failed check number `round`: `2^round` spin hints,
+/// at most 32 (the channels' blocking retries use it too).
+#[inline]
+pub(crate) fn spin_pause(round: u32) {
+    for _ in 0..1u32 << round.min(5) {
+        std::hint::spin_loop();
     }
 }
 

@@ -23,14 +23,12 @@ use super::state::{Chan, Wakeups};
 /// slower.) Green threads and scheduler threads never spin.
 const RETRIES: u32 = 8;
 
-/// The pause before retry `round`: `2^round` spin hints for the first
-/// rounds, then a yield (another thread may need this core).
+/// The pause before retry `round`: growing spins for the first rounds,
+/// then a yield (another thread may need this core).
 #[inline]
 fn backoff(round: u32) {
     if round < 6 {
-        for _ in 0..1u32 << round {
-            std::hint::spin_loop();
-        }
+        crate::wait::spin_pause(round);
     } else {
         std::thread::yield_now();
     }

@@ -599,8 +599,10 @@ impl<T> State<T> {
         self.try_send_slow(value, wake)
     }
 
-    #[inline(never)]
-    fn try_send_slow(&mut self, value: T, wake: &mut Wakeups) -> Result<(), TrySendError<T>> {
+    /// Hands `value` to the oldest live waiting receiver (Go's direct
+    /// handoff), or gives it back if none waits.
+    #[inline(always)]
+    fn hand_to_receiver(&mut self, value: T, wake: &mut Wakeups) -> Result<(), T> {
         while let Some(w) = self.recvq.pop_front() {
             if w.claim() {
                 self.delivered.push((w.id, value));
@@ -610,6 +612,15 @@ impl<T> State<T> {
             // Stale: a select claimed on another arm. Interests hold no
             // value, so anyone may drop them.
         }
+        Err(value)
+    }
+
+    #[inline(never)]
+    fn try_send_slow(&mut self, value: T, wake: &mut Wakeups) -> Result<(), TrySendError<T>> {
+        let value = match self.hand_to_receiver(value, wake) {
+            Ok(()) => return Ok(()),
+            Err(v) => v,
+        };
         if self.buf.len() < self.cap && !self.has_live_offer() {
             self.buf.push_back(value);
             return Ok(());
@@ -773,19 +784,15 @@ impl<T> State<T> {
         value: T,
         wake: &mut Wakeups,
     ) -> Result<(), TrySendError<T>> {
-        let st = self;
-        if st.send_closed() {
+        if self.send_closed() {
             return Err(TrySendError::Closed(value));
         }
-        st.settle(ring, wake);
-        while let Some(w) = st.recvq.pop_front() {
-            if w.claim() {
-                st.delivered.push((w.id, value));
-                wake.push(w.waker);
-                return Ok(());
-            }
-        }
-        if !st.late.is_empty() || st.has_live_offer() {
+        self.settle(ring, wake);
+        let value = match self.hand_to_receiver(value, wake) {
+            Ok(()) => return Ok(()),
+            Err(v) => v,
+        };
+        if !self.late.is_empty() || self.has_live_offer() {
             return Err(TrySendError::Full(value));
         }
         match ring.push(value) {
@@ -799,17 +806,16 @@ impl<T> State<T> {
     /// `late`, then parked senders.
     #[inline(never)]
     fn ring_try_recv(&mut self, ring: &Ring<T>, wake: &mut Wakeups) -> Result<T, TryRecvError> {
-        let st = self;
-        st.settle(ring, wake);
-        if let Some(v) = st.buf.pop_front() {
+        self.settle(ring, wake);
+        if let Some(v) = self.buf.pop_front() {
             return Ok(v);
         }
-        if let Some(v) = ring.pop().or_else(|| st.late.pop_front()) {
-            st.refill_ring(ring, wake);
+        if let Some(v) = ring.pop().or_else(|| self.late.pop_front()) {
+            self.refill_ring(ring, wake);
             return Ok(v);
         }
-        if !st.closed {
-            if let Some(v) = st.take_offer(wake) {
+        if !self.closed {
+            if let Some(v) = self.take_offer(wake) {
                 return Ok(v);
             }
             return Err(TryRecvError::Empty);

@@ -255,8 +255,8 @@ where
     (running.guard_lo, running.guard_hi) = stack.guard();
     Coroutine::with_stack(stack, move |yielder: &Yielder<(), ()>, ()| {
         let shared = current();
-        // SAFETY: every resume comes from `poll`, which has set BOUNDARY.current to
-        // this green thread's pinned `Shared`.
+        // SAFETY: every resume comes from `poll`, which has set
+        // BOUNDARY.current to this green thread's pinned `Shared`.
         unsafe { (*shared).yielder.set(yielder) };
         // Panics stop here, on the green thread's own stack; `poll`
         // re-raises them on the scheduler's.
@@ -271,10 +271,9 @@ impl<F: FnOnce() -> T + 'static, T: 'static> Future for GreenThread<F, T> {
         let this = self.project();
         let shared: &mut Shared = this.shared;
         if let Stage::Fresh(..) = this.stage {
-            let Stage::Fresh(f, stack) = std::mem::replace(this.stage, Stage::Finished) else {
-                unreachable!("checked just above")
-            };
-            *this.stage = Stage::Running(start(f, stack, &mut shared.running));
+            if let Stage::Fresh(f, stack) = std::mem::replace(this.stage, Stage::Finished) {
+                *this.stage = Stage::Running(start(f, stack, &mut shared.running));
+            }
         }
         let Stage::Running(co) = this.stage else {
             panic!("a green thread's task was polled after it finished")
@@ -305,9 +304,9 @@ impl<F: FnOnce() -> T + 'static, T: 'static> Future for GreenThread<F, T> {
 
 /// Suspends the green thread until its task is polled again.
 fn suspend(shared: *const Shared) {
-    // SAFETY: `shared` came from BOUNDARY.current during this resume; the yielder it
-    // holds lives at the bottom of this very coroutine's stack, and we are
-    // running on that stack, inside the coroutine.
+    // SAFETY: `shared` came from BOUNDARY.current during this resume; the
+    // yielder it holds lives at the bottom of this very coroutine's stack,
+    // and we are running on that stack, inside the coroutine.
     let yielder = unsafe { &*(*shared).yielder.get() };
     yielder.suspend(());
 }

@@ -166,6 +166,7 @@ pub(crate) fn round_size(size: usize) -> usize {
 
 /// How guard pages are made in this process (decided at the first chunk).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
 enum GuardKind {
     Unknown,
     /// `madvise(MADV_GUARD_INSTALL)`: no mapping split.
@@ -212,19 +213,26 @@ impl Class {
 
 struct Pool {
     classes: Vec<Class>,
-    guard: GuardKind,
     /// Chunks mapped so far (for stats).
     chunks: usize,
 }
 
 static POOL: Mutex<Pool> = Mutex::new(Pool {
     classes: Vec::new(),
-    guard: GuardKind::Unknown,
     chunks: 0,
 });
 
-/// `Pool::guard` once known (`GuardKind as u8`), readable without the lock.
+/// How guards are made (`GuardKind as u8`): written under the pool's lock
+/// when a chunk is mapped, read without it by spawners.
 static GUARD: AtomicU8 = AtomicU8::new(GuardKind::Unknown as u8);
+
+fn guard_kind() -> GuardKind {
+    match GUARD.load(Ordering::Relaxed) {
+        k if k == GuardKind::Madvise as u8 => GuardKind::Madvise,
+        k if k == GuardKind::Mprotect as u8 => GuardKind::Mprotect,
+        _ => GuardKind::Unknown,
+    }
+}
 
 fn pool() -> std::sync::MutexGuard<'static, Pool> {
     // The pool's lists stay valid whatever panicked while holding the lock.
@@ -256,7 +264,7 @@ pub(crate) fn stats() -> PoolStats {
         chunks: p.chunks,
         warm: p.classes.iter().map(|c| c.warm.len()).sum(),
         cold: p.classes.iter().map(|c| c.cold.len()).sum(),
-        madvise_guards: p.guard == GuardKind::Madvise,
+        madvise_guards: guard_kind() == GuardKind::Madvise,
     }
 }
 
@@ -274,7 +282,7 @@ pub(crate) fn stats() -> PoolStats {
 /// are made with `madvise`, at spawn otherwise (and until the first chunk
 /// has told which).
 pub(crate) fn take_at_spawn() -> bool {
-    GUARD.load(Ordering::Relaxed) != GuardKind::Madvise as u8
+    guard_kind() != GuardKind::Madvise
 }
 
 /// A stack slot taken from the pool; dropping it gives the slot back.
@@ -350,9 +358,7 @@ impl PooledStack {
             return Ok(PooledStack::new(bottom, size));
         }
         if class.next + slot > class.end || class.end == 0 {
-            let guard = p.guard;
-            let (start, len, guard) = map_chunk(slot, guard)?;
-            p.guard = guard;
+            let (start, len, guard) = map_chunk(slot, guard_kind())?;
             GUARD.store(guard as u8, Ordering::Relaxed);
             p.chunks += 1;
             let class = &mut p.classes[idx];

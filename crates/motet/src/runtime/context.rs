@@ -78,14 +78,8 @@ pub(crate) fn scheduler_or_panic() -> Scheduler {
 /// Outside a runtime, with the same message as [`scheduler_or_panic`].
 #[track_caller]
 pub(crate) fn with_scheduler<R>(f: impl FnOnce(&Scheduler) -> R) -> R {
-    let mut f = Some(f);
     let out = CONTEXT
-        .try_with(|c| {
-            c.scheduler
-                .borrow()
-                .as_ref()
-                .map(|s| (f.take().expect("called once"))(s))
-        })
+        .try_with(|c| c.scheduler.borrow().as_ref().map(f))
         .ok()
         .flatten();
     match out {
