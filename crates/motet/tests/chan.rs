@@ -523,3 +523,156 @@ fn ring_channels_between_threads_lose_no_wakeup_or_value() {
         }
     });
 }
+
+/// How many operations a unit completes on a channel that is always
+/// ready before a unit queued behind it on the same event loop gets to
+/// run: the first unit stops when the second has run, or after `N`.
+const N: usize = 20_000;
+
+/// Runs `busy` (given the "the other unit ran" flag) then a unit that sets
+/// the flag, both on one event loop, and returns `busy`'s count.
+fn count_before_the_other_runs<F>(busy: F) -> usize
+where
+    F: FnOnce(Arc<std::sync::atomic::AtomicBool>) -> motet::task::JoinHandle<usize>
+        + Send
+        + 'static,
+{
+    use std::sync::atomic::{AtomicBool, Ordering};
+    within(60, move || {
+        let rt = Runtime::builder().event_loop().build().unwrap();
+        rt.block_on(async move {
+            let ran = Arc::new(AtomicBool::new(false));
+            let h = busy(ran.clone());
+            let other = motet::task::spawn(async move { ran.store(true, Ordering::SeqCst) });
+            let n = h.await.unwrap();
+            other.await.unwrap();
+            n
+        })
+    })
+}
+
+/// A channel of `N` values ready to be received.
+fn full_channel() -> (Sender<u32>, Receiver<u32>) {
+    let (tx, rx) = chan::unbounded();
+    for i in 0..N as u32 {
+        tx.send(i).unwrap();
+    }
+    (tx, rx)
+}
+
+fn assert_yielded(what: &str, n: usize) {
+    assert!(
+        n > 0 && n < N,
+        "{what}: {n} of {N} operations before the other unit ran (it never yielded)"
+    );
+}
+
+/// The cooperative budget covers channels: a unit that keeps finding its
+/// channel ready (always a value to receive, always room to send) still
+/// lets the others on its thread run, async tasks and green threads alike,
+/// through every shape of the operation.
+#[test]
+fn units_on_always_ready_channels_let_others_run() {
+    use std::sync::atomic::Ordering;
+    let recv_async = count_before_the_other_runs(|ran| {
+        let (tx, rx) = full_channel();
+        motet::task::spawn(async move {
+            let mut n = 0;
+            while !ran.load(Ordering::SeqCst) && n < N {
+                rx.recv_async().await.unwrap();
+                n += 1;
+            }
+            drop(tx);
+            n
+        })
+    });
+    assert_yielded("recv_async", recv_async);
+
+    let send_async = count_before_the_other_runs(|ran| {
+        let (tx, rx) = chan::unbounded::<u32>();
+        motet::task::spawn(async move {
+            let mut n = 0;
+            while !ran.load(Ordering::SeqCst) && n < N {
+                tx.send_async(1).await.unwrap();
+                n += 1;
+            }
+            drop(rx);
+            n
+        })
+    });
+    assert_yielded("send_async", send_async);
+
+    let select_async = count_before_the_other_runs(|ran| {
+        let (tx, rx) = full_channel();
+        motet::task::spawn(async move {
+            let mut n = 0;
+            while !ran.load(Ordering::SeqCst) && n < N {
+                motet::select_async! {
+                    recv(rx) -> v => { v.unwrap(); }
+                }
+                n += 1;
+            }
+            drop(tx);
+            n
+        })
+    });
+    assert_yielded("select_async", select_async);
+
+    let green_recv = count_before_the_other_runs(|ran| {
+        let (tx, rx) = full_channel();
+        motet::green::spawn(move || {
+            let mut n = 0;
+            while !ran.load(Ordering::SeqCst) && n < N {
+                rx.recv().unwrap();
+                n += 1;
+            }
+            drop(tx);
+            n
+        })
+    });
+    assert_yielded("green recv", green_recv);
+
+    let green_recv_timeout = count_before_the_other_runs(|ran| {
+        let (tx, rx) = full_channel();
+        motet::green::spawn(move || {
+            let mut n = 0;
+            while !ran.load(Ordering::SeqCst) && n < N {
+                rx.recv_timeout(Duration::from_secs(10)).unwrap();
+                n += 1;
+            }
+            drop(tx);
+            n
+        })
+    });
+    assert_yielded("green recv_timeout", green_recv_timeout);
+
+    let green_send = count_before_the_other_runs(|ran| {
+        let (tx, rx) = chan::bounded::<u32>(N);
+        motet::green::spawn(move || {
+            let mut n = 0;
+            while !ran.load(Ordering::SeqCst) && n < N {
+                tx.send(1).unwrap();
+                n += 1;
+            }
+            drop(rx);
+            n
+        })
+    });
+    assert_yielded("green send (ring channel)", green_send);
+
+    let green_select = count_before_the_other_runs(|ran| {
+        let (tx, rx) = full_channel();
+        motet::green::spawn(move || {
+            let mut n = 0;
+            while !ran.load(Ordering::SeqCst) && n < N {
+                motet::select! {
+                    recv(rx) -> v => { v.unwrap(); }
+                }
+                n += 1;
+            }
+            drop(tx);
+            n
+        })
+    });
+    assert_yielded("green select", green_select);
+}

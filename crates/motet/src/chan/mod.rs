@@ -32,6 +32,13 @@
 //! [`select_async!`](crate::select_async) wait on several at once; the
 //! [`Select`] builder is the same without a macro.
 //!
+//! Every send, receive and select that completes charges the cooperative
+//! budget (`coop.rs`) of the task or green thread doing it, as socket
+//! reads do: a unit draining a channel that is never empty, or filling one
+//! that always has room, still yields to the others on its thread after
+//! 128 operations. (`try_` forms charge nothing: a loop of them is a busy
+//! loop, which the stall detector names.)
+//!
 //! # Glossary
 //!
 //! - **buffer**: the values sent and not yet received; up to `cap` of them

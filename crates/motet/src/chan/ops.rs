@@ -4,7 +4,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::loom::sync::Arc;
@@ -135,7 +135,10 @@ impl<T> Sender<T> {
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
         // Fast path: no waker, no future.
         match self.try_send(value) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                crate::coop::proceed_blocking(crate::coop::CHANNEL_OP);
+                Ok(())
+            }
             Err(TrySendError::Closed(v)) => Err(SendError(v)),
             Err(TrySendError::Full(v)) if self.chan.is_ring() => self.send_slow(v),
             // Straight to `wait`: a green thread suspends in it, and a frame
@@ -185,7 +188,10 @@ impl<T> Sender<T> {
     /// ```
     pub fn send_deadline(&self, value: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
         let value = match self.try_send(value) {
-            Ok(()) => return Ok(()),
+            Ok(()) => {
+                crate::coop::proceed_blocking(crate::coop::CHANNEL_OP);
+                return Ok(());
+            }
             Err(TrySendError::Closed(v)) => return Err(SendTimeoutError::Closed(v)),
             Err(TrySendError::Full(v)) => v,
         };
@@ -333,7 +339,10 @@ impl<T> Receiver<T> {
     /// ```
     pub fn recv(&self) -> Result<T, RecvError> {
         match self.try_recv() {
-            Ok(v) => Ok(v),
+            Ok(v) => {
+                crate::coop::proceed_blocking(crate::coop::CHANNEL_OP);
+                Ok(v)
+            }
             Err(TryRecvError::Closed) => Err(RecvError),
             Err(TryRecvError::Empty) if self.chan.is_ring() => self.recv_slow(),
             // Straight to `wait` (see `Sender::send`).
@@ -382,7 +391,10 @@ impl<T> Receiver<T> {
     /// ```
     pub fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvTimeoutError> {
         match self.try_recv() {
-            Ok(v) => return Ok(v),
+            Ok(v) => {
+                crate::coop::proceed_blocking(crate::coop::CHANNEL_OP);
+                return Ok(v);
+            }
             Err(TryRecvError::Closed) => return Err(RecvTimeoutError::Closed),
             Err(TryRecvError::Empty) => {}
         }
@@ -626,6 +638,10 @@ impl<T> Future for SendFut<'_, T> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         if this.entry.is_none() {
+            // A first try charges the cooperative budget (`coop.rs`), or
+            // yields if it is spent; a send already waiting in the channel
+            // may have completed, and must report it.
+            ready!(crate::coop::poll_proceed_with(cx, crate::coop::CHANNEL_OP));
             let value = this
                 .value
                 .take()
@@ -725,6 +741,8 @@ impl<T> Future for RecvFut<'_, T> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         if this.entry.is_none() {
+            // As in `SendFut::poll`.
+            ready!(crate::coop::poll_proceed_with(cx, crate::coop::CHANNEL_OP));
             if let Some(v) = this.chan.fast_recv() {
                 return Poll::Ready(Ok(v));
             }

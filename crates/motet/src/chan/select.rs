@@ -11,7 +11,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{ready, Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::loom::sync::Arc;
@@ -389,6 +389,11 @@ impl Future for SelectFut<'_> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
         let this = &mut *self;
+        // As a send's or receive's first try (`SendFut::poll`): charges the
+        // cooperative budget, never once arms are parked.
+        if !this.parked {
+            ready!(crate::coop::poll_proceed_with(cx, crate::coop::CHANNEL_OP));
+        }
         loop {
             // 1. Leave every channel, so nobody can claim us while we look.
             if let Some(i) = this.cancel() {

@@ -53,10 +53,6 @@ use corosensei::{Coroutine, CoroutineResult, Yielder};
 
 use super::stack::{self, PooledStack, Running};
 
-/// Consecutive waits that find their future ready at once before a green
-/// thread yields anyway (see [`suspend_on`] and the module docs).
-pub(crate) const BUDGET: u32 = 128;
-
 type Payload = Box<dyn Any + Send + 'static>;
 type Co<T> = Coroutine<(), (), Result<T, Payload>, PooledStack>;
 
@@ -68,8 +64,6 @@ pub(crate) struct Shared {
     /// The coroutine's yielder (it lives at the bottom of the coroutine's
     /// own stack), set by the body when it starts.
     yielder: Cell<*const Yielder<(), ()>>,
-    /// Waits in a row that were ready at once (the switching budget).
-    ready_streak: Cell<u32>,
     /// The guard range, size and name, for the overflow handler.
     running: Running,
 }
@@ -219,7 +213,6 @@ where
             shared: Shared {
                 cx: Cell::new(ptr::null_mut()),
                 yielder: Cell::new(ptr::null()),
-                ready_streak: Cell::new(0),
                 running: Running {
                     guard_lo: 0,
                     guard_hi: 0,
@@ -316,8 +309,10 @@ fn suspend(shared: *const Shared) {
 ///
 /// The switching budget: a wait that is ready at once does not switch, so
 /// a green thread that keeps finding ready resources would never let
-/// another unit run. After [`BUDGET`] such waits in a row it yields once
-/// (wakes itself and suspends), going to the back of the run queue.
+/// another unit run. Each such wait charges the task poll's cooperative
+/// budget (`coop.rs`), which ready channel operations charge too; once it
+/// is spent the green thread yields (wakes itself and suspends), going to
+/// the back of the run queue, and resumes with a fresh budget.
 ///
 /// # Panics
 ///
@@ -338,22 +333,14 @@ pub(crate) fn suspend_on<F: Future>(future: F) -> F::Output {
             let cx = &mut *(*shared).cx.get();
             future.as_mut().poll(cx)
         };
-        // SAFETY: as above.
-        let s = unsafe { &*shared };
         match poll {
             Poll::Ready(v) => {
-                let streak = s.ready_streak.get() + 1;
-                if streak >= BUDGET {
+                if crate::coop::charge(crate::coop::OP) {
                     yield_from(shared);
-                } else {
-                    s.ready_streak.set(streak);
                 }
                 return v;
             }
-            Poll::Pending => {
-                s.ready_streak.set(0);
-                suspend(shared);
-            }
+            Poll::Pending => suspend(shared),
         }
     }
 }
@@ -376,9 +363,6 @@ pub(crate) fn yield_now() -> bool {
 fn yield_from(shared: *const Shared) {
     // SAFETY: `shared` came from BOUNDARY.current during this resume (see
     // `suspend_on`); its `cx` is the resuming poll's live `Context`.
-    unsafe {
-        (*shared).ready_streak.set(0);
-        (*(*shared).cx.get()).waker().wake_by_ref();
-    }
+    unsafe { (*(*shared).cx.get()).waker().wake_by_ref() };
     suspend(shared);
 }

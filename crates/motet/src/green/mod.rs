@@ -74,17 +74,20 @@
 //!
 //! # Switching budget
 //!
-//! A wait whose future is ready at once does not switch. A green thread
+//! A wait whose future is ready at once does not switch, nor does a
+//! channel `send` or `recv` that finds room or a value. A green thread
 //! that keeps finding ready resources (a socket that always has data, a
 //! channel that is never empty) would then never let anything else run on
-//! its thread. Like Erlang's reductions, each green thread has a budget:
-//! after 128 ready waits in a row it yields once anyway. 128 keeps the
+//! its thread. Like Erlang's reductions, each green thread has a budget,
+//! the same one async tasks have (`coop.rs`): each resume of a green
+//! thread may complete 128 operations without waiting, then it yields
+//! once anyway, and its next resume starts afresh. 128 keeps the
 //! cost of the extra switch (under 100 ns: a task requeue and two stack
 //! switches; a whole green-thread spawn, run and join costs about 250 ns)
 //! under 1% for waits that make a system call (a ready socket read is
 //! about 1 µs, so a slice is over 100 µs), and bounds how long a busy green
-//! thread can hold the loop to a few hundred microseconds of such work. A wait that suspends resets the count. [`yield_now`] yields
-//! explicitly.
+//! thread can hold the loop to a few hundred microseconds of such work.
+//! [`yield_now`] yields explicitly.
 //!
 //! # Panics
 //!
@@ -185,7 +188,7 @@ use std::panic::Location;
 use crate::runtime::context;
 use crate::task::{self, JoinHandle};
 
-pub(crate) use coroutine::{in_green_thread, suspend_on};
+pub(crate) use coroutine::{in_green_thread, suspend_on, yield_now as yield_in_place};
 
 /// The usable stack size of a green thread unless [`Builder::stack_size`]
 /// says otherwise: 256 KiB (see the [module docs](self) for why).
