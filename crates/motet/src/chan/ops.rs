@@ -133,6 +133,12 @@ impl<T> Sender<T> {
     /// assert_eq!(t.join().unwrap(), 3);
     /// ```
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
+        if !self.chan.is_ring() && crate::green::in_green_thread() {
+            // Straight to the future, whose first poll tries and, if it
+            // must, waits in one critical section (a try first would lock
+            // twice whenever the green thread waits).
+            return crate::green::suspend_on_charged(self.send_async(value));
+        }
         // Fast path: no waker, no future.
         match self.try_send(value) {
             Ok(()) => {
@@ -338,6 +344,10 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.recv(), Ok(8));
     /// ```
     pub fn recv(&self) -> Result<T, RecvError> {
+        if !self.chan.is_ring() && crate::green::in_green_thread() {
+            // As in `send`.
+            return crate::green::suspend_on_charged(self.recv_async());
+        }
         match self.try_recv() {
             Ok(v) => {
                 crate::coop::proceed_blocking(crate::coop::CHANNEL_OP);

@@ -318,6 +318,18 @@ fn suspend(shared: *const Shared) {
 ///
 /// If called off a green thread (callers check [`in_green_thread`]).
 pub(crate) fn suspend_on<F: Future>(future: F) -> F::Output {
+    suspend_on_with(future, crate::coop::OP)
+}
+
+/// [`suspend_on`] for a future that charges the budget itself (a channel
+/// operation's): a ready wait adds no charge of its own.
+pub(crate) fn suspend_on_charged<F: Future>(future: F) -> F::Output {
+    suspend_on_with(future, 0)
+}
+
+/// [`suspend_on`], charging `units` for a wait that is ready at once.
+#[inline(always)]
+fn suspend_on_with<F: Future>(future: F, units: u16) -> F::Output {
     let mut future = pin!(future);
     loop {
         // Re-read on every turn: after a suspension this may run on another
@@ -335,7 +347,7 @@ pub(crate) fn suspend_on<F: Future>(future: F) -> F::Output {
         };
         match poll {
             Poll::Ready(v) => {
-                if crate::coop::charge(crate::coop::OP) {
+                if units > 0 && crate::coop::charge(units) {
                     yield_from(shared);
                 }
                 return v;

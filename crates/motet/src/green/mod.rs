@@ -188,7 +188,9 @@ use std::panic::Location;
 use crate::runtime::context;
 use crate::task::{self, JoinHandle};
 
-pub(crate) use coroutine::{in_green_thread, suspend_on, yield_now as yield_in_place};
+pub(crate) use coroutine::{
+    in_green_thread, suspend_on, suspend_on_charged, yield_now as yield_in_place,
+};
 
 /// The usable stack size of a green thread unless [`Builder::stack_size`]
 /// says otherwise: 256 KiB (see the [module docs](self) for why).
