@@ -60,6 +60,18 @@ pub fn wait<F: IntoFuture>(future: F) -> F::Output {
     park_until(future, None, true).expect("no deadline, so the future completed")
 }
 
+/// [`wait`] for a future that charges the cooperative budget itself (a
+/// channel operation's): a green thread's wait that is ready at once adds
+/// no charge of its own.
+#[track_caller]
+pub(crate) fn wait_charged<F: Future>(future: F) -> F::Output {
+    if crate::green::in_green_thread() {
+        return crate::green::suspend_on_charged(future);
+    }
+    refuse_on_a_scheduler_thread();
+    park_until(future, None, true).expect("no deadline, so the future completed")
+}
+
 /// `wait`'s second case: on a thread that drives a scheduler, blocking
 /// would stall every task on it.
 #[track_caller]
@@ -203,7 +215,8 @@ pub fn wait_until<F: IntoFuture>(future: F, deadline: Instant) -> Option<F::Outp
     let future = future.into_future();
     // On a green thread the deadline becomes a driver timer.
     if crate::green::in_green_thread() {
-        return crate::green::suspend_on(crate::time::timeout_at(deadline, future)).ok();
+        let future = crate::time::timeout_at(deadline, future);
+        return crate::green::suspend_on(future).ok();
     }
     refuse_on_a_scheduler_thread();
     park_until(future, Some(deadline), true)

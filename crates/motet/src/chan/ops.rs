@@ -136,7 +136,8 @@ impl<T> Sender<T> {
         if !self.chan.is_ring() && crate::green::in_green_thread() {
             // Straight to the future, whose first poll tries and, if it
             // must, waits in one critical section (a try first would lock
-            // twice whenever the green thread waits).
+            // twice whenever the green thread waits). It charges the
+            // budget itself: the wait adds nothing.
             return crate::green::suspend_on_charged(self.send_async(value));
         }
         // Fast path: no waker, no future.
@@ -168,7 +169,7 @@ impl<T> Sender<T> {
                 };
             }
         }
-        crate::wait::wait(self.send_async(value))
+        crate::wait::wait_charged(self.send_async(value))
     }
 
     /// Sends `value`, waiting at most `timeout`.
@@ -375,7 +376,7 @@ impl<T> Receiver<T> {
                 }
             }
         }
-        crate::wait::wait(self.recv_async())
+        crate::wait::wait_charged(self.recv_async())
     }
 
     /// Receives a value, waiting at most `timeout`.

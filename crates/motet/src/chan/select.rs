@@ -301,7 +301,7 @@ impl<'a> Select<'a> {
     ///
     /// On an event-loop thread: use [`select_async`](Self::select_async).
     pub fn select(self) -> usize {
-        crate::wait::wait(self.select_async())
+        crate::wait::wait_charged(self.select_async())
     }
 
     /// Waits at most `timeout`; `None` if no arm completed.

@@ -309,10 +309,10 @@ fn suspend(shared: *const Shared) {
 ///
 /// The switching budget: a wait that is ready at once does not switch, so
 /// a green thread that keeps finding ready resources would never let
-/// another unit run. Each such wait charges the task poll's cooperative
-/// budget (`coop.rs`), which ready channel operations charge too; once it
-/// is spent the green thread yields (wakes itself and suspends), going to
-/// the back of the run queue, and resumes with a fresh budget.
+/// another unit run. Each such wait charges an [`OP`](crate::coop::OP) to
+/// the task poll's cooperative budget (`coop.rs`); once it is spent the
+/// green thread yields (wakes itself and suspends), going to the back of
+/// the run queue, and resumes with a fresh budget.
 ///
 /// # Panics
 ///
@@ -327,7 +327,8 @@ pub(crate) fn suspend_on_charged<F: Future>(future: F) -> F::Output {
     suspend_on_with(future, 0)
 }
 
-/// [`suspend_on`], charging `units` for a wait that is ready at once.
+/// [`suspend_on`], charging `units` for a wait that is ready at once
+/// (forced inline: each caller's `units` is a constant).
 #[inline(always)]
 fn suspend_on_with<F: Future>(future: F, units: u16) -> F::Output {
     let mut future = pin!(future);
