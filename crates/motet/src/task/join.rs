@@ -78,8 +78,8 @@ impl<T> JoinHandle<T> {
         drop(self);
     }
 
-    /// Waits for the task from outside any event loop: parks an OS thread
-    /// (and, once green threads exist, suspends a green thread).
+    /// Waits for the task from blocking code: suspends a green thread,
+    /// parks an OS thread (through [`wait`](crate::wait::wait)).
     ///
     /// # Panics
     ///
