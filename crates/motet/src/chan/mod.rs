@@ -217,9 +217,11 @@
 //!   threads never spin.
 
 mod error;
+mod list;
 mod lock;
 mod macros;
 mod ops;
+mod queue;
 mod ring;
 mod select;
 mod state;

@@ -14,13 +14,16 @@ use super::error::{
 };
 use super::state::{Chan, Wakeups};
 
-/// How many times a blocking `send`/`recv` on a ring channel, from a
-/// plain OS thread, retries its `try_` form (with [`backoff`] between)
-/// before it registers as a waiter: the other side of a busy channel
-/// usually acts within a few microseconds, and a waiter costs a lock
-/// round trip on both sides plus a futex wake. (On the other channels a
-/// retry takes the lock, and so slows the other side down: measured
-/// slower.) Green threads and scheduler threads never spin.
+/// How many times a blocking `send`/`recv` on a queue channel (a ring:
+/// `bounded(cap)`, `cap >= 2`; or a list: `unbounded`), from a plain OS
+/// thread, retries its `try_` form (with [`backoff`] between) before it
+/// registers as a waiter: the other side of a busy channel usually acts
+/// within a few microseconds, and a waiter costs a lock round trip on
+/// both sides plus a futex wake, and raises `busy`, which sends the other
+/// side through the lock until the waiter is served. (On the other
+/// channels the other side always takes the lock, and a retry contends
+/// for it: measured slower.) Green threads and scheduler threads never
+/// spin.
 const RETRIES: u32 = 8;
 
 /// The pause before retry `round`: growing spins for the first rounds,
@@ -137,7 +140,7 @@ impl<T> Sender<T> {
         match self.try_send(value) {
             Ok(()) => Ok(()),
             Err(TrySendError::Closed(v)) => Err(SendError(v)),
-            Err(TrySendError::Full(v)) if self.chan.is_ring() => self.send_slow(v),
+            Err(TrySendError::Full(v)) if self.chan.has_queue() => self.send_slow(v),
             // Straight to `wait`: a green thread suspends in it, and a frame
             // less on its stack is a few cache lines fewer at every resume.
             Err(TrySendError::Full(v)) => crate::wait::wait(self.send_async(v)),
@@ -335,13 +338,13 @@ impl<T> Receiver<T> {
         match self.try_recv() {
             Ok(v) => Ok(v),
             Err(TryRecvError::Closed) => Err(RecvError),
-            Err(TryRecvError::Empty) if self.chan.is_ring() => self.recv_slow(),
+            Err(TryRecvError::Empty) if self.chan.has_queue() => self.recv_slow(),
             // Straight to `wait` (see `Sender::send`).
             Err(TryRecvError::Empty) => crate::wait::wait(self.recv_async()),
         }
     }
 
-    /// `recv` on a ring channel that found nothing: retry a little (plain
+    /// `recv` on a queue channel that found nothing: retry a little (plain
     /// OS threads), then wait.
     #[cold]
     #[inline(never)]
