@@ -142,6 +142,10 @@ struct End<T> {
 pub(crate) struct List<T> {
     head: Padded<End<T>>,
     tail: Padded<End<T>>,
+    /// One emptied block kept for the next push that needs one (null if
+    /// none): in a steady stream the blocks circulate without the
+    /// allocator, whose cross-thread frees take a lock.
+    spare: AtomicPtr<Block<T>>,
     /// The list owns its blocks and the values in them.
     _owns: PhantomData<Box<Block<T>>>,
 }
@@ -173,7 +177,48 @@ impl<T> List<T> {
                 pos: AtomicUsize::new(0),
                 block: AtomicPtr::new(first),
             }),
+            spare: AtomicPtr::new(std::ptr::null_mut()),
             _owns: PhantomData,
+        }
+    }
+
+    /// A fresh block: the spare, if there is one, else a new one.
+    #[inline]
+    fn fresh_block(&self) -> Box<Block<T>> {
+        let p = self.spare.swap(std::ptr::null_mut(), Ordering::Acquire);
+        if p.is_null() {
+            Block::new()
+        } else {
+            // SAFETY: a spare came from `Box::into_raw` in `retire`, which
+            // handed it over whole (no thread touches it any more), and
+            // the swap took it from the slot: this thread alone owns it.
+            unsafe { Box::from_raw(p) }
+        }
+    }
+
+    /// Disposes of a block that every pop has finished with: resets it
+    /// and keeps it as the spare, or frees it if a spare is kept already.
+    #[cold]
+    fn retire(&self, mut block: Box<Block<T>>) {
+        for slot in &mut block.slots {
+            slot.written = AtomicBool::new(false);
+        }
+        block.next = AtomicPtr::new(std::ptr::null_mut());
+        block.reads = AtomicUsize::new(0);
+        let p = Box::into_raw(block);
+        if self
+            .spare
+            .compare_exchange(
+                std::ptr::null_mut(),
+                p,
+                Ordering::Release,
+                Ordering::Relaxed,
+            )
+            .is_err()
+        {
+            // SAFETY: `p` came from `into_raw` just above, and the failed
+            // CAS published it nowhere.
+            drop(unsafe { Box::from_raw(p) });
         }
     }
 
@@ -200,7 +245,7 @@ impl<T> List<T> {
             if last && spare.is_none() {
                 // Allocated before the claim, so others wait on the gate
                 // only for a few stores, not for the allocator.
-                spare = Some(Block::new());
+                spare = Some(self.fresh_block());
             }
             let block = tail.block.load(Ordering::Acquire);
             // SeqCst: half of the channel's handshake (the module docs of
@@ -309,7 +354,7 @@ impl<T> List<T> {
                         // last slot was written). It came from
                         // `Box::into_raw`, and only this add reached
                         // `BLOCK`.
-                        drop(unsafe { Box::from_raw(block) });
+                        self.retire(unsafe { Box::from_raw(block) });
                     }
                     return Some(value);
                 }
@@ -368,6 +413,11 @@ impl<T> Drop for List<T> {
         // SAFETY: the tail's block, live and not yet freed (its reads are
         // fewer than `BLOCK`: the tail is inside it); from `into_raw`.
         drop(unsafe { Box::from_raw(block) });
+        let spare = self.spare.load(Ordering::Relaxed);
+        if !spare.is_null() {
+            // SAFETY: the spare is owned by the list alone (`retire`).
+            drop(unsafe { Box::from_raw(spare) });
+        }
     }
 }
 
@@ -554,6 +604,29 @@ mod loom_tests {
             }
             got.sort_unstable();
             assert_eq!(got, [1, 2, 3]);
+        });
+    }
+
+    /// A popper empties the first block (and keeps it as the spare) while
+    /// a pusher fills the second and takes a block for the third, maybe
+    /// that spare: a recycled block comes back clean (no stale `written`
+    /// flag lets a pop read an unwritten slot; loom's cell checks it).
+    #[test]
+    fn a_recycled_block_is_clean() {
+        loom::model(|| {
+            let l = Arc::new(List::new());
+            l.push(1).ok();
+            l.push(2).ok();
+            let l2 = l.clone();
+            let popper = thread::spawn(move || (0..5).filter_map(|_| l2.pop()).collect::<Vec<_>>());
+            l.push(3).ok();
+            l.push(4).ok();
+            l.push(5).ok();
+            let mut got = popper.join().unwrap();
+            while let Some(v) = l.pop() {
+                got.push(v);
+            }
+            assert_eq!(got, [1, 2, 3, 4, 5]);
         });
     }
 
