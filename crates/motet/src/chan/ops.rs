@@ -335,27 +335,37 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.recv(), Ok(8));
     /// ```
     pub fn recv(&self) -> Result<T, RecvError> {
-        match self.try_recv() {
+        if let Some(v) = self.chan.fast_recv() {
+            return Ok(v);
+        }
+        if self.chan.has_queue() {
+            return self.recv_slow();
+        }
+        match self.try_recv_locked() {
             Ok(v) => Ok(v),
             Err(TryRecvError::Closed) => Err(RecvError),
-            Err(TryRecvError::Empty) if self.chan.has_queue() => self.recv_slow(),
             // Straight to `wait` (see `Sender::send`).
             Err(TryRecvError::Empty) => crate::wait::wait(self.recv_async()),
         }
     }
 
-    /// `recv` on a queue channel that found nothing: retry a little (plain
-    /// OS threads), then wait.
+    /// `recv` on a queue channel whose lock-free pop found nothing (or
+    /// found `busy` up): retry the pop a little (plain OS threads), then
+    /// wait. The retries take no lock: while `busy` is down nothing waits
+    /// under it, and once it is up the wait's first poll takes the lock
+    /// and does what `try_recv` would. A closed channel is seen there, so
+    /// a `recv` on a closed, empty channel spins first (once).
     #[cold]
     #[inline(never)]
     fn recv_slow(&self) -> Result<T, RecvError> {
         if crate::wait::may_spin() {
             for round in 0..RETRIES {
+                if self.chan.is_busy() {
+                    break;
+                }
                 backoff(round);
-                match self.try_recv() {
-                    Ok(v) => return Ok(v),
-                    Err(TryRecvError::Closed) => return Err(RecvError),
-                    Err(TryRecvError::Empty) => {}
+                if let Some(v) = self.chan.fast_recv() {
+                    return Ok(v);
                 }
             }
         }

@@ -234,6 +234,15 @@ impl<T> Chan<T> {
         self.fast.is_some()
     }
 
+    /// Whether something waits under the lock (`busy`, as the lock-free
+    /// operations read it); false on a channel without a queue.
+    #[inline]
+    pub(crate) fn is_busy(&self) -> bool {
+        self.fast
+            .as_deref()
+            .is_some_and(|f| f.busy.0.load(Ordering::Relaxed))
+    }
+
     /// The queue of a queue channel.
     #[inline]
     fn queue(&self) -> Option<&Queue<T>> {
