@@ -59,6 +59,16 @@
 //! add reaches `BLOCK`), and nothing leaks: [`Drop`] walks what is left
 //! from the head, dropping values and freeing blocks.
 //!
+//! "Freed" is, in fact, "retired": the pop that would free a block resets
+//! it (flags down, no `next`, count zero: it owns it alone) and keeps it
+//! as the list's one spare if there is none, and the next push that needs
+//! a block takes the spare (a swap) before it asks the allocator. In a
+//! steady stream the blocks then circulate without `malloc` and `free`,
+//! whose frees from another thread take an arena lock. A pop that read a
+//! stale block pointer never dereferences it, so a block's reuse is no
+//! more visible than its freeing: the claim by CAS on the position is
+//! what proves the pointer current.
+//!
 //! Both CAS loops retry only when another thread moved the same end, so
 //! some thread always completes: lock-free, except for the waits on a
 //! gate and on a claimed slot's `written`, which last the few
@@ -89,8 +99,8 @@ const CLOSED: usize = 1;
 const AHEAD: usize = 1;
 
 struct Slot<T> {
-    /// Set (release) once the value is in; never cleared (blocks are not
-    /// reused).
+    /// Set (release) once the value is in; cleared only when the emptied
+    /// block is reset to be the spare (`List::retire`).
     written: AtomicBool,
     value: UnsafeCell<MaybeUninit<T>>,
 }
