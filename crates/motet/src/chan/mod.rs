@@ -42,7 +42,7 @@
 //!   lock-free array queue (`chan/ring.rs`). Such a channel is a **ring
 //!   channel**.
 //! - **list**: the buffer of an `unbounded` channel, a lock-free linked
-//!   list of 31-slot blocks (`chan/list.rs`); it is never full.
+//!   list of 63-slot blocks (`chan/list.rs`); it is never full.
 //! - **queue**: the ring or the list, whichever the channel has
 //!   (`chan/queue.rs`); a channel with one is a **queue channel**. The
 //!   others (rendezvous, `bounded(1)`) keep their buffer under the lock.
@@ -246,7 +246,7 @@
 //!   while `busy` is down), and the wait checks its wake-up flag for a few
 //!   microseconds before it parks: a little CPU for fewer futex calls.
 //!   Green threads and scheduler threads never spin.
-//! - An unbounded channel allocates its first block (31 slots of `T`) when
+//! - An unbounded channel allocates its first block (63 slots of `T`) when
 //!   it is made, and keeps one spare block after a burst.
 
 mod error;
