@@ -125,24 +125,33 @@ fn row(
     );
 }
 
-fn main() {
-    // For profiling: just motet, one case, 10 runs. The variable's value
-    // picks it: `same` (send-then-receive on one thread) or `spsc` (two
-    // threads), with `unbounded` anywhere in it for the unbounded channel.
-    if let Some(v) = std::env::var_os("ONLY_MOTET") {
-        let v = v.to_string_lossy();
-        let cap = if v.contains("unbounded") {
-            None
+/// One case of one crate, 10 runs (see `main`).
+fn only<C: Chan>(case: &str) {
+    let cap = if case.contains("unbounded") {
+        None
+    } else {
+        Some(1024)
+    };
+    for _ in 0..10 {
+        if case.contains("spsc") {
+            spsc::<C>(cap);
         } else {
-            Some(1024)
-        };
-        for _ in 0..10 {
-            if v.contains("spsc") {
-                spsc::<Motet>(cap);
-            } else {
-                same_thread::<Motet>(cap);
-            }
+            same_thread::<C>(cap);
         }
+    }
+}
+
+fn main() {
+    // For profiling: just motet (or just crossbeam, to compare), one case,
+    // 10 runs. The variable's value picks it: `same` (send-then-receive on
+    // one thread) or `spsc` (two threads), with `unbounded` anywhere in it
+    // for the unbounded channel.
+    if let Some(v) = std::env::var_os("ONLY_MOTET") {
+        only::<Motet>(&v.to_string_lossy());
+        return;
+    }
+    if let Some(v) = std::env::var_os("ONLY_CROSSBEAM") {
+        only::<Crossbeam>(&v.to_string_lossy());
         return;
     }
     println!(

@@ -317,3 +317,131 @@ fn ring_select_send_wakes_on_a_fast_pop() {
         assert_eq!(drain(&rx1), [2, 3]);
     });
 }
+
+// Unbounded channels: the list (`chan/list.rs`) behind the same
+// flag-and-fence handshake as the ring. Under loom a list block has two
+// slots, so a third value crosses into a second block. Sends never wait,
+// so only receivers park; a lost wake-up is a deadlock loom reports.
+
+#[test]
+fn list_fast_push_racing_a_registering_receiver() {
+    model(|| {
+        let (tx, rx) = unbounded::<u32>();
+        let t = thread::spawn(move || tx.try_send(1).is_ok());
+        assert_eq!(block_on(rx.recv_async()), Ok(1));
+        assert!(t.join().unwrap());
+    });
+}
+
+/// Bounded, as the ring's model: three threads and a receiver that may
+/// park and be woken by the close.
+#[test]
+fn list_send_racing_close_is_drained_or_handed_back() {
+    model_bounded(|| {
+        let (tx, rx) = unbounded::<u32>();
+        let tx2 = tx.clone();
+        let s = thread::spawn(move || tx.try_send(1));
+        let c = thread::spawn(move || tx2.close());
+        let got = block_on(rx.recv_async());
+        let sent = s.join().unwrap();
+        c.join().unwrap();
+        match sent {
+            Ok(()) => assert_eq!(got, Ok(1)),
+            Err(TrySendError::Closed(v)) => {
+                assert_eq!(v, 1);
+                assert_eq!(got, Err(RecvError));
+            }
+            Err(TrySendError::Full(_)) => panic!("an unbounded channel was full"),
+        }
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+    });
+}
+
+/// A sender fills the last slot of the first block (linking the second)
+/// and the first of the second, while a receiver waits for each value in
+/// turn: each arrives once, in order. (With two senders and a waiting
+/// receiver, three threads, the model ran for over ten minutes; the
+/// list's own model `pushes_across_a_block_boundary` races two pushers.)
+#[test]
+fn list_sends_across_a_block_boundary() {
+    model(|| {
+        let (tx, rx) = unbounded::<u32>();
+        tx.try_send(0).unwrap();
+        let t = thread::spawn(move || {
+            tx.try_send(1).unwrap();
+            tx.try_send(2).unwrap();
+        });
+        for want in 0..3 {
+            assert_eq!(block_on(rx.recv_async()), Ok(want));
+        }
+        t.join().unwrap();
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+    });
+}
+
+/// Two receivers empty the first block (whichever finishes last frees
+/// it) while a sender fills the second: nothing lost, nothing twice.
+#[test]
+fn list_concurrent_receives_free_a_block() {
+    model(|| {
+        let (tx, rx) = unbounded::<u32>();
+        tx.try_send(1).unwrap();
+        tx.try_send(2).unwrap();
+        let receivers: Vec<_> = (0..2)
+            .map(|_| {
+                let rx = rx.clone();
+                thread::spawn(move || rx.try_recv().ok())
+            })
+            .collect();
+        tx.try_send(3).unwrap();
+        let mut got: Vec<u32> = receivers
+            .into_iter()
+            .filter_map(|t| t.join().unwrap())
+            .collect();
+        got.extend(drain(&rx));
+        got.sort_unstable();
+        assert_eq!(got, [1, 2, 3]);
+    });
+}
+
+#[test]
+fn list_select_recv_wakes_on_a_fast_push() {
+    model(|| {
+        let (tx1, rx1) = unbounded::<u32>();
+        let (_tx2, rx2) = bounded::<u32>(0);
+        let t = thread::spawn(move || tx1.try_send(1).is_ok());
+        let mut a = RecvArm::new(&rx1);
+        let mut b = RecvArm::new(&rx2);
+        let mut sel = Select::new();
+        sel.recv(&mut a);
+        sel.recv(&mut b);
+        assert_eq!(block_on(sel.select_async()), 0);
+        assert_eq!(a.take(), Some(Ok(1)));
+        assert!(t.join().unwrap());
+    });
+}
+
+/// A receiver that parks and is dropped while a send hands it the value:
+/// the value goes back (to the front, before a later fast send's), and
+/// per-producer order holds.
+#[test]
+fn list_fast_push_racing_a_cancelled_receiver() {
+    model(|| {
+        let (tx, rx) = unbounded::<u32>();
+        let rx2 = rx.clone();
+        let a = thread::spawn(move || {
+            let mut f = rx2.recv_async();
+            let got = match poll_once(&mut f) {
+                Poll::Ready(Ok(v)) => vec![v],
+                _ => Vec::new(),
+            };
+            drop(f); // a value handed to it meanwhile must go back
+            got
+        });
+        tx.try_send(5).unwrap();
+        tx.try_send(6).unwrap();
+        let mut got = a.join().unwrap();
+        got.extend(drain(&rx));
+        assert_eq!(got, [5, 6]);
+    });
+}

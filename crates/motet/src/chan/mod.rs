@@ -47,8 +47,12 @@
 //!   the value.
 //! - **ring**: the buffer of a `bounded(cap)` channel with `cap >= 2`, a
 //!   lock-free array queue (`chan/ring.rs`). Such a channel is a **ring
-//!   channel**; the others (rendezvous, `bounded(1)`, unbounded) keep
-//!   their buffer under the lock.
+//!   channel**.
+//! - **list**: the buffer of an `unbounded` channel, a lock-free linked
+//!   list of 63-slot blocks (`chan/list.rs`); it is never full.
+//! - **queue**: the ring or the list, whichever the channel has
+//!   (`chan/queue.rs`); a channel with one is a **queue channel**. The
+//!   others (rendezvous, `bounded(1)`) keep their buffer under the lock.
 //! - **offer**: a sender that could not complete parks its value in the
 //!   channel's `sendq`, and waits for a receiver to *take* it.
 //! - **interest**: a receiver that could not complete waits in `recvq`;
@@ -57,11 +61,11 @@
 //!   one offer or interest per arm, all sharing one signal; whoever
 //!   completes an arm first claims the signal (a CAS), and every other arm
 //!   of that select becomes **stale**.
-//! - **busy**: a ring channel's flag, written under the lock: something
+//! - **busy**: a queue channel's flag, written under the lock: something
 //!   waits under the lock (an offer, an interest, a value put back or
-//!   `late`). While it is down, sends and receives use only the ring.
-//! - **settle**: under the lock, hand the oldest values (put back, ring,
-//!   `late`) to waiting receivers in order, then refill the ring from
+//!   `late`). While it is down, sends and receives use only the queue.
+//! - **settle**: under the lock, hand the oldest values (put back, queue,
+//!   `late`) to waiting receivers in order, then refill the queue from
 //!   `late` and from parked senders' offers.
 //! - **closed**: after [`Sender::close`] or when the last sender is gone.
 //!
@@ -69,7 +73,7 @@
 //!
 //! One lock per channel over everything that waits (`sendq`, `recvq`,
 //! `delivered`, closed flag, handle counts, and the buffer of the channels
-//! without a ring), as Go's `hchan`: every waiting operation is one short
+//! without a queue), as Go's `hchan`: every waiting operation is one short
 //! critical section, and wakers are collected under the lock and woken
 //! after it is released (Go's `closechan` does the same). The lock
 //! (`chan/lock.rs`) spins briefly, then yields, then sleeps; its
@@ -79,32 +83,39 @@
 //! |---|---|
 //! | send | hand the value to the oldest live interest; else buffer it if there is room and no live offer ahead; else park an offer (or fail, for `try_send`) |
 //! | receive | take the buffer's oldest value, then refill the buffer from the oldest live offers; else take the oldest live offer; else register an interest |
-//! | close | set the flag (and the ring's close mark), wake every waiter; parked senders withdraw their values and fail |
+//! | close | set the flag (and the queue's close mark), wake every waiter; parked senders withdraw their values and fail |
 //!
 //! So waiting senders and waiting receivers are each served strictly in
 //! FIFO order, and a buffered value never overtakes an older one:
 //! per-producer order holds.
 //!
-//! **Ring channels** (`bounded(cap)`, `cap >= 2`) put the buffer outside
-//! the lock, in the ring, so that a send and a receive on different cores
-//! do not pass the lock's cache line back and forth. While `busy` is down,
+//! **Queue channels** (`bounded(cap)` with `cap >= 2`: the ring;
+//! `unbounded`: the list) put the buffer outside the lock, in the queue,
+//! so that a send and a receive on different cores do not pass the lock's
+//! cache line back and forth (with the buffer under the lock, two threads
+//! cost about three to four times crossbeam's time per message, on
+//! bounded and unbounded channels alike). While `busy` is down,
 //! `try_send`, `try_recv` and the first step of every blocking and async
-//! send and receive are a ring push or pop and touch no lock; when the
-//! ring is full (empty), or `busy` is up, they take the lock and run the
-//! table above, with the ring as the buffer. The lock's buffer (`buf`)
-//! then holds only values put back by cancelled receivers (older than the
-//! ring's), and `late` the values of offers claimed while a racing push
-//! filled the ring again (younger than the ring's); receivers take from
-//! `buf`, the ring, `late`, then offers, in that order, and `busy` is up
-//! while either holds a value.
+//! send and receive are a queue push or pop and touch no lock; when the
+//! ring is full, the queue empty, or `busy` is up, they take the lock and
+//! run the table above, with the queue as the buffer. The lock's buffer
+//! (`buf`) then holds only values put back by cancelled receivers (older
+//! than the queue's), and `late` the values of offers claimed while a
+//! racing push filled the ring again (younger than the ring's); receivers
+//! take from `buf`, the queue, `late`, then offers, in that order, and
+//! `busy` is up while either holds a value. A list is never full, so on an
+//! unbounded channel no sender ever parks and `late` stays empty: only
+//! receivers wait there. Both queues speak one vocabulary (push, pop,
+//! close, and the looks `has_value`/`has_room`), dispatched by an enum,
+//! so the handshake, settle and every locked path below are written once.
 //!
-//! *No lost wake-up* is a Dekker handshake on `busy` against the ring:
+//! *No lost wake-up* is a Dekker handshake on `busy` against the queue:
 //!
 //! - the lock-free side pushes (pops), then a `SeqCst` fence, then reads
 //!   `busy`; if it is up, it takes the lock and settles;
 //! - a thread about to park (a send future finding the ring full, a
 //!   receive future finding it empty, a select arm) raises `busy` under
-//!   the lock, then a `SeqCst` fence, then looks at the ring again, and
+//!   the lock, then a `SeqCst` fence, then looks at the queue again, and
 //!   parks only if it still finds no room (no value).
 //!
 //! Whichever of the two fences comes second in the fences' total order,
@@ -112,20 +123,29 @@
 //! value (the room), or the pusher (popper) sees `busy` and settles after
 //! the parked entry is in its queue, since the parking thread held the
 //! lock from the raise to the park. In real builds the lock-free side's
-//! fence is folded into `SeqCst` orderings on the ring's claiming CAS and
+//! fence is folded into `SeqCst` orderings on the queue's claiming CAS and
 //! on the load of `busy` (one locked instruction per operation instead of
 //! two; `fast_side_fence` in `chan/state.rs` has the argument); the loom
-//! models check the fenced form. Every locked operation on a ring channel
-//! settles first, and `busy` is recomputed whenever the lock is released,
-//! so the flag never stays up with nothing waiting, and a ring value never
-//! waits for a receiver that is parked.
+//! models check the fenced form. Every locked operation on a queue
+//! channel settles first, and `busy` is recomputed whenever the lock is
+//! released, so the flag never stays up with nothing waiting, and a
+//! queued value never waits for a receiver that is parked.
 //!
-//! A push racing a close: the close mark is a bit of the ring's tail word,
-//! set under the lock, so a push either got its position before the mark
-//! (receivers drain it: a pop waits for a claimed slot to be published)
-//! or fails with its value. `bounded(1)` keeps its buffer under the lock:
-//! nearly every operation on it meets a waiter, and a ring there measured
-//! slower.
+//! A push racing a close: the close mark is a bit of the queue's tail
+//! word, set under the lock, so a push either got its position before the
+//! mark (receivers drain it: a pop waits for a claimed slot to be
+//! published) or fails with its value. `bounded(1)` keeps its buffer
+//! under the lock: nearly every operation on it meets a waiter, and a ring
+//! there measured slower.
+//!
+//! The list's blocks are freed by the pop that finishes the last read of
+//! a block (a count per block), so a slow pop still reading a slot keeps
+//! its block alive; no thread touches a block except through a slot it
+//! has claimed, and an end's block pointer changes only while its
+//! position is parked on a *gate* (an index past the last slot), so a
+//! claim by CAS on the position proves the pointer read before it. One
+//! emptied block is kept as a spare for the next push that needs one.
+//! `chan/list.rs` has the protocol.
 //!
 //! **Select** (`chan/select.rs`), on every poll: (1) withdraw every parked
 //! arm; if one was claimed meanwhile, that arm is the result; (2) try the
@@ -154,11 +174,11 @@
 //!   and the receiver's future may be dropped before it returns the value.
 //!   Its `Drop` then puts the value back: to the next live interest, or to
 //!   the front of the buffer (past capacity if need be: order is kept,
-//!   since it is older than anything buffered after it). On a ring
-//!   channel the front is `buf`, which receivers empty before the ring.
-//! - A ring value moves only by a pop (the lock-free receive, or settle
-//!   handing it to a claimed interest); a push either lands in the ring or
-//!   fails with the value, so nothing is in two places. An offer claimed
+//!   since it is older than anything buffered after it). On a queue
+//!   channel the front is `buf`, which receivers empty before the queue.
+//! - A queued value moves only by a pop (the lock-free receive, or settle
+//!   handing it to a claimed interest); a push either lands in the queue
+//!   or fails with the value, so nothing is in two places. An offer claimed
 //!   to refill the ring goes to the ring or, if a racing push took the
 //!   room, to `late`: its send has completed, so the value must not go
 //!   back.
@@ -170,12 +190,20 @@
 //! # Rejected alternatives
 //!
 //! - **Lock-free everything** (crossbeam's array/list/zero flavors, each
-//!   with its own waiter protocol). Only the buffer of ring channels is
+//!   with its own waiter protocol). Only the buffer of queue channels is
 //!   lock-free here: waiters, select, cancellation and close stay in one
-//!   critical section that loom can check whole, and the ring meets them
-//!   through one flag. The first version had no ring at all; between two
+//!   critical section that loom can check whole, and the queue meets them
+//!   through one flag. The first version had no queue at all; between two
 //!   threads it cost about four times crossbeam's time per message, every
-//!   message passing the lock's cache line between cores.
+//!   message passing the lock's cache line between cores (unbounded
+//!   channels kept that until 2026-11-30: 2.3 to 3.5 times crossbeam).
+//! - **A queue per flavor with its own handshake.** The ring and the list
+//!   share `busy`, settle and the locked paths through one enum; a second
+//!   copy of the handshake would be a second thing for loom to check.
+//! - **Freeing list blocks by hazard pointers or epochs** (crossbeam-epoch).
+//!   A count of finished reads per block is enough here, because no
+//!   thread reads a block before it has claimed a slot in it; it costs one
+//!   atomic add per pop and needs no global state.
 //! - **Fast path whenever the ring has room, flag or not.** Cheaper
 //!   still, but a fast push could then pass a parked sender (whose offer
 //!   waits for room) forever; with the flag up, every send and receive
@@ -216,17 +244,24 @@
 //!   waits for it (spins, then yields), and likewise a push for a pop: if
 //!   the other thread is preempted in those few instructions, this one
 //!   waits for it to run again. Crossbeam's array flavor has the same
-//!   window.
-//! - On a plain OS thread, a blocking `send` (`recv`) retries its `try_`
-//!   form a few times with growing pauses before it waits, and the wait
-//!   checks its wake-up flag for a few microseconds before it parks: a
-//!   little CPU for fewer futex calls. Green threads and scheduler
-//!   threads never spin.
+//!   window. The list has it too (a pop for a claimed slot's value, and
+//!   every thread at an end for the one linking the next block), and a
+//!   block stays allocated while a pop preempted in it has not finished.
+//! - On a plain OS thread, a blocking `send` on a ring channel retries its
+//!   `try_` form a few times with growing pauses before it waits, a
+//!   blocking `recv` on a queue channel retries the lock-free pop (no lock
+//!   while `busy` is down), and the wait checks its wake-up flag for a few
+//!   microseconds before it parks: a little CPU for fewer futex calls.
+//!   Green threads and scheduler threads never spin.
+//! - An unbounded channel allocates its first block (63 slots of `T`) when
+//!   it is made, and keeps one spare block after a burst.
 
 mod error;
+mod list;
 mod lock;
 mod macros;
 mod ops;
+mod queue;
 mod ring;
 mod select;
 mod state;

@@ -14,13 +14,16 @@ use super::error::{
 };
 use super::state::{Chan, Wakeups};
 
-/// How many times a blocking `send`/`recv` on a ring channel, from a
-/// plain OS thread, retries its `try_` form (with [`backoff`] between)
-/// before it registers as a waiter: the other side of a busy channel
-/// usually acts within a few microseconds, and a waiter costs a lock
-/// round trip on both sides plus a futex wake. (On the other channels a
-/// retry takes the lock, and so slows the other side down: measured
-/// slower.) Green threads and scheduler threads never spin.
+/// How many times a blocking `send`/`recv` on a queue channel (a ring:
+/// `bounded(cap)`, `cap >= 2`; or a list: `unbounded`), from a plain OS
+/// thread, retries its `try_` form (with [`backoff`] between) before it
+/// registers as a waiter: the other side of a busy channel usually acts
+/// within a few microseconds, and a waiter costs a lock round trip on
+/// both sides plus a futex wake, and raises `busy`, which sends the other
+/// side through the lock until the waiter is served. (On the other
+/// channels the other side always takes the lock, and a retry contends
+/// for it: measured slower.) Green threads and scheduler threads never
+/// spin.
 const RETRIES: u32 = 8;
 
 /// The pause before retry `round`: growing spins for the first rounds,
@@ -133,7 +136,7 @@ impl<T> Sender<T> {
     /// assert_eq!(t.join().unwrap(), 3);
     /// ```
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
-        if !self.chan.is_ring() && crate::green::in_green_thread() {
+        if !self.chan.has_queue() && crate::green::in_green_thread() {
             // Straight to the future, whose first poll tries and, if it
             // must, waits in one critical section (a try first would lock
             // twice whenever the green thread waits). It charges the
@@ -147,7 +150,7 @@ impl<T> Sender<T> {
                 Ok(())
             }
             Err(TrySendError::Closed(v)) => Err(SendError(v)),
-            Err(TrySendError::Full(v)) if self.chan.is_ring() => self.send_slow(v),
+            Err(TrySendError::Full(v)) if self.chan.has_queue() => self.send_slow(v),
             // Straight to `wait`: a green thread suspends in it, and a frame
             // less on its stack is a few cache lines fewer at every resume.
             Err(TrySendError::Full(v)) => crate::wait::wait(self.send_async(v)),
@@ -345,34 +348,45 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.recv(), Ok(8));
     /// ```
     pub fn recv(&self) -> Result<T, RecvError> {
-        if !self.chan.is_ring() && crate::green::in_green_thread() {
+        if let Some(v) = self.chan.fast_recv() {
+            crate::coop::proceed_blocking(crate::coop::CHANNEL_OP);
+            return Ok(v);
+        }
+        if self.chan.has_queue() {
+            return self.recv_slow();
+        }
+        if crate::green::in_green_thread() {
             // As in `send`.
             return crate::green::suspend_on_charged(self.recv_async());
         }
-        match self.try_recv() {
+        match self.try_recv_locked() {
             Ok(v) => {
                 crate::coop::proceed_blocking(crate::coop::CHANNEL_OP);
                 Ok(v)
             }
             Err(TryRecvError::Closed) => Err(RecvError),
-            Err(TryRecvError::Empty) if self.chan.is_ring() => self.recv_slow(),
             // Straight to `wait` (see `Sender::send`).
             Err(TryRecvError::Empty) => crate::wait::wait(self.recv_async()),
         }
     }
 
-    /// `recv` on a ring channel that found nothing: retry a little (plain
-    /// OS threads), then wait.
+    /// `recv` on a queue channel whose lock-free pop found nothing (or
+    /// found `busy` up): retry the pop a little (plain OS threads), then
+    /// wait. The retries take no lock: while `busy` is down nothing waits
+    /// under it, and once it is up the wait's first poll takes the lock
+    /// and does what `try_recv` would. A closed channel is seen there, so
+    /// a `recv` on a closed, empty channel spins first (once).
     #[cold]
     #[inline(never)]
     fn recv_slow(&self) -> Result<T, RecvError> {
         if crate::wait::may_spin() {
             for round in 0..RETRIES {
+                if self.chan.is_busy() {
+                    break;
+                }
                 backoff(round);
-                match self.try_recv() {
-                    Ok(v) => return Ok(v),
-                    Err(TryRecvError::Closed) => return Err(RecvError),
-                    Err(TryRecvError::Empty) => {}
+                if let Some(v) = self.chan.fast_recv() {
+                    return Ok(v);
                 }
             }
         }

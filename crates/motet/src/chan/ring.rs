@@ -1,9 +1,9 @@
 //! The lock-free buffer of `bounded(cap)` channels with `cap >= 2`: a
 //! bounded multi-producer multi-consumer array queue (Dmitry Vyukov's
 //! design: one sequence stamp per slot, CAS on head and tail), with the
-//! channel's close mark in the tail word. This is the only module of the
-//! channel with `unsafe`; everything it promises is in the stamp protocol
-//! below. Who waits, and how a waiter learns of a push or a pop made here,
+//! channel's close mark in the tail word. With the list of unbounded
+//! channels (`chan/list.rs`), the only module of the channel with
+//! `unsafe`; everything it promises is in the stamp protocol below. Who waits, and how a waiter learns of a push or a pop made here,
 //! is `chan/state.rs`'s business (the flag-and-fence handshake of the
 //! essay in `chan/mod.rs`).
 //!
@@ -303,9 +303,9 @@ impl<T> Drop for Ring<T> {
 }
 
 /// Waits a little for another thread to finish its step: spins, growing,
-/// then yields.
+/// then yields. (The list, `chan/list.rs`, waits the same way.)
 #[inline]
-fn backoff(spins: &mut u32) {
+pub(super) fn backoff(spins: &mut u32) {
     if cfg!(loom) || *spins >= 6 {
         crate::loom::thread::yield_now();
     } else {

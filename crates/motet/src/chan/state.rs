@@ -1,15 +1,17 @@
 //! The channel's shared state and the operations on it: the lock-free
-//! fast path of ring channels ([`Chan::fast_send`], [`Chan::fast_recv`])
+//! fast path of queue channels ([`Chan::fast_send`], [`Chan::fast_recv`])
 //! and everything else, under the channel's one lock ([`Locked`]). See
 //! the essay in `chan/mod.rs` for the protocol; this file is its
-//! implementation.
+//! implementation. A *queue channel* is one with a lock-free buffer (a
+//! [`Queue`]): the ring of `bounded(cap)`, `cap >= 2`, or the list of
+//! `unbounded`; below, "the queue" is that buffer, whichever it is.
 //!
-//! Who touches what: `Chan::ring` is shared lock-free (its own protocol,
-//! `chan/ring.rs`); `Chan::busy` is written only under the lock, read by
-//! anyone; every field of [`State`] only under the lock.
+//! Who touches what: `Fast::queue` is shared lock-free (its own protocol,
+//! `chan/ring.rs` or `chan/list.rs`); `Fast::busy` is written only under
+//! the lock, read by anyone; every field of [`State`] only under the lock.
 //!
 //! Invariants, at every release of the lock (checked by `debug_check` in
-//! debug builds, except where the ring is involved: lock-free operations
+//! debug builds, except where the queue is involved: lock-free operations
 //! change it meanwhile):
 //!
 //! 1. A *live* interest (a waiting receiver whose signal is unclaimed) and
@@ -17,23 +19,25 @@
 //!    coexist while the channel is open: a sender hands its value to a
 //!    live interest before it buffers or parks, a receiver takes what is
 //!    ready before it registers an interest, and every locked operation
-//!    on a ring channel settles first. The one exception: a select
+//!    on a queue channel settles first. The one exception: a select
 //!    waiting both to send and to receive on one channel (it never meets
-//!    itself). A ring value may sit beside a live interest only between a
-//!    push and the settle that its pusher then runs (it sees `busy`).
+//!    itself). A queued value may sit beside a live interest only between
+//!    a push and the settle that its pusher then runs (it sees `busy`).
 //! 2. A live offer exists only while the buffer is full (`buf.len() >=
 //!    cap`; for a rendezvous channel, always; for a ring channel, the ring
-//!    full or `late` non-empty, up to a pop whose popper then settles).
-//! 3. Every value is in exactly one place: the ring, `buf`, `late`, an
+//!    full or `late` non-empty, up to a pop whose popper then settles; for
+//!    an unbounded channel, never).
+//! 3. Every value is in exactly one place: the queue, `buf`, `late`, an
 //!    offer in `sendq`, a `delivered` slot, a sender's future, or a
 //!    receiver's hands.
-//! 4. Ring channels: `busy` is up whenever `sendq`, `recvq`, `buf` or
+//! 4. Queue channels: `busy` is up whenever `sendq`, `recvq`, `buf` or
 //!    `late` is non-empty (recomputed as [`Locked`] is dropped, and raised
 //!    before a thread parks), so a lock-free operation that finds it down
 //!    has nobody to serve and nobody to pass.
-//! 5. Ring channels: `buf` holds only values put back by cancelled
-//!    receivers (older than the ring's); `late` only values of claimed
-//!    offers (younger than the ring's).
+//! 5. Queue channels: `buf` holds only values put back by cancelled
+//!    receivers (older than the queue's); `late` only values of claimed
+//!    offers (younger than the queue's; ring channels only: a list is
+//!    never full, so no sender ever parks on an unbounded channel).
 
 use std::collections::VecDeque;
 use std::task::Waker;
@@ -43,7 +47,9 @@ use std::ops::{Deref, DerefMut};
 use crate::loom::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 use crate::loom::sync::Arc;
 
+use super::list::List;
 use super::lock::{Lock, LockGuard};
+use super::queue::Queue;
 use super::ring::{Padded, PushError, Ring};
 
 use super::error::{TryRecvError, TrySendError};
@@ -154,22 +160,23 @@ impl Wakeups {
     }
 }
 
-/// One channel: the ring (its lock-free buffer, for `bounded(cap)` with
-/// `cap >= 2`), the `busy` flag, and a lock over [`State`].
+/// One channel: the queue (its lock-free buffer, for `bounded(cap)` with
+/// `cap >= 2` and for `unbounded`), the `busy` flag, and a lock over
+/// [`State`].
 pub(crate) struct Chan<T> {
-    /// The lock-free side of a ring channel; `None` for rendezvous,
-    /// `bounded(1)` and unbounded channels, whose buffer is `State::buf`.
+    /// The lock-free side of a queue channel; `None` for rendezvous and
+    /// `bounded(1)` channels, whose buffer is `State::buf`.
     fast: Option<Box<Fast<T>>>,
     state: Lock<State<T>>,
 }
 
-/// A ring channel's lock-free side. Boxed: its words sit on cache lines of
-/// their own (padding), which inline would make every channel, ring or
+/// A queue channel's lock-free side. Boxed: its words sit on cache lines of
+/// their own (padding), which inline would make every channel, queue or
 /// not, five cache lines long; the lab's ring (1,000 `bounded(1)`
 /// channels, one hop each per lap) measured 30 to 40% slower per hop that
 /// way, from cache misses alone.
 struct Fast<T> {
-    ring: Ring<T>,
+    queue: Queue<T>,
     /// Whether anything waits in `State` (an offer, an interest, a value
     /// in `buf` or `late`), as of the end of the last critical section;
     /// raised early by a thread about to park. Written only under the
@@ -177,15 +184,22 @@ struct Fast<T> {
     busy: Padded<AtomicBool>,
 }
 
+impl<T> Fast<T> {
+    fn new(queue: Queue<T>) -> Fast<T> {
+        Fast {
+            queue,
+            busy: Padded(AtomicBool::new(false)),
+        }
+    }
+}
+
 impl<T> Chan<T> {
     pub(crate) fn new(cap: Option<usize>) -> Arc<Chan<T>> {
         Arc::new(Chan {
             fast: match cap {
-                Some(c) if c >= 2 => Some(Box::new(Fast {
-                    ring: Ring::new(c),
-                    busy: Padded(AtomicBool::new(false)),
-                })),
-                _ => None,
+                Some(0 | 1) => None,
+                Some(c) => Some(Box::new(Fast::new(Queue::Ring(Ring::new(c))))),
+                None => Some(Box::new(Fast::new(Queue::List(List::new())))),
             },
             state: Lock::new(State {
                 buf: VecDeque::new(),
@@ -213,19 +227,29 @@ impl<T> Chan<T> {
         }
     }
 
-    /// Whether this is a ring channel (`bounded(cap)`, `cap >= 2`).
+    /// Whether this is a queue channel (`bounded(cap)` with `cap >= 2`,
+    /// or `unbounded`).
     #[inline]
-    pub(crate) fn is_ring(&self) -> bool {
+    pub(crate) fn has_queue(&self) -> bool {
         self.fast.is_some()
     }
 
-    /// The ring of a ring channel.
+    /// Whether something waits under the lock (`busy`, as the lock-free
+    /// operations read it); false on a channel without a queue.
     #[inline]
-    fn ring(&self) -> Option<&Ring<T>> {
-        self.fast.as_deref().map(|f| &f.ring)
+    pub(crate) fn is_busy(&self) -> bool {
+        self.fast
+            .as_deref()
+            .is_some_and(|f| f.busy.0.load(Ordering::Relaxed))
     }
 
-    /// Sends without waiting: into the ring if nothing waits, else under
+    /// The queue of a queue channel.
+    #[inline]
+    fn queue(&self) -> Option<&Queue<T>> {
+        self.fast.as_deref().map(|f| &f.queue)
+    }
+
+    /// Sends without waiting: into the queue if nothing waits, else under
     /// the lock.
     #[inline]
     pub(crate) fn try_send(&self, value: T, wake: &mut Wakeups) -> Result<(), TrySendError<T>> {
@@ -235,7 +259,7 @@ impl<T> Chan<T> {
         }
     }
 
-    /// Receives without waiting: from the ring if nothing waits, else
+    /// Receives without waiting: from the queue if nothing waits, else
     /// under the lock.
     #[inline]
     pub(crate) fn try_recv(&self, wake: &mut Wakeups) -> Result<T, TryRecvError> {
@@ -246,7 +270,7 @@ impl<T> Chan<T> {
     }
 
     /// The lock-free send: `Ok` with the result, or `Err` with the value
-    /// when the lock must decide (no ring, something waits, or full).
+    /// when the lock must decide (no queue, something waits, or full).
     #[inline(always)]
     pub(crate) fn fast_send(&self, value: T) -> Result<Result<(), TrySendError<T>>, T> {
         let Some(fast) = self.fast.as_deref() else {
@@ -255,7 +279,7 @@ impl<T> Chan<T> {
         if fast.busy.0.load(Ordering::Relaxed) {
             return Err(value);
         }
-        match fast.ring.push(value) {
+        match fast.queue.push(value) {
             Ok(()) => {
                 self.after_fast_op(fast);
                 Ok(Ok(()))
@@ -266,14 +290,14 @@ impl<T> Chan<T> {
     }
 
     /// The lock-free receive: a value, or `None` when the lock must decide
-    /// (no ring, something waits, or empty).
+    /// (no queue, something waits, or empty).
     #[inline(always)]
     pub(crate) fn fast_recv(&self) -> Option<T> {
         let fast = self.fast.as_deref()?;
         if fast.busy.0.load(Ordering::Relaxed) {
             return None;
         }
-        let v = fast.ring.pop()?;
+        let v = fast.queue.pop()?;
         self.after_fast_op(fast);
         Some(v)
     }
@@ -299,11 +323,12 @@ impl<T> Chan<T> {
 }
 
 /// The lock-free side's fence of the handshake. Under loom it is a
-/// `SeqCst` fence. In real builds it is folded into the ring's `SeqCst`
+/// `SeqCst` fence. In real builds it is folded into the queue's `SeqCst`
 /// claiming CAS and the `SeqCst` load of `busy` that follows: `SeqCst`
 /// operations have one total order, so either the locked side's `SeqCst`
 /// look at the head or tail (after raising `busy`) sees the CAS, or the
-/// load sees `busy` raised. Loom models `SeqCst` accesses only as
+/// load sees `busy` raised. (A list pop with `AHEAD` set skips its look
+/// at the tail, but then it finds a value, which is all the look is for.) Loom models `SeqCst` accesses only as
 /// acquire/release (it would report lost wake-ups that cannot happen), so
 /// the models check the fenced form; on x86 the CAS is a full barrier
 /// already and the fence would be a second locked instruction per
@@ -315,7 +340,7 @@ fn fast_side_fence() {
     fence(Ordering::SeqCst);
 }
 
-/// The channel's state, locked. On ring channels, dropping it (before the
+/// The channel's state, locked. On queue channels, dropping it (before the
 /// lock is released) sets `busy` to what the state now holds.
 pub(crate) struct Locked<'a, T> {
     chan: &'a Chan<T>,
@@ -356,7 +381,7 @@ impl<T> DerefMut for Locked<'_, T> {
 
 impl<T> Locked<'_, T> {
     /// The locked half of the handshake, before parking: raise `busy`,
-    /// then a full fence; the caller then looks at the ring again. A ring
+    /// then a full fence; the caller then looks at the queue again. A queue
     /// operation that this look misses sees the flag, and settles.
     #[inline]
     pub(crate) fn raise(&mut self) {
@@ -366,36 +391,36 @@ impl<T> Locked<'_, T> {
         }
     }
 
-    /// Sends without waiting (see [`State::try_send`]); on a ring channel,
-    /// settles first, so the ring's values go to waiting receivers before
+    /// Sends without waiting (see [`State::try_send`]); on a queue channel,
+    /// settles first, so the queue's values go to waiting receivers before
     /// this one.
     #[inline]
     pub(crate) fn try_send(&mut self, value: T, wake: &mut Wakeups) -> Result<(), TrySendError<T>> {
-        match self.chan.ring() {
+        match self.chan.queue() {
             None => self.st.try_send(value, wake),
-            Some(ring) => self.st.ring_try_send(ring, value, wake),
+            Some(queue) => self.st.queue_try_send(queue, value, wake),
         }
     }
 
-    /// Receives without waiting (see [`State::try_recv`]); on a ring
-    /// channel the order is: values put back (`buf`), the ring, `late`,
+    /// Receives without waiting (see [`State::try_recv`]); on a queue
+    /// channel the order is: values put back (`buf`), the queue, `late`,
     /// then parked senders.
     #[inline]
     pub(crate) fn try_recv(&mut self, wake: &mut Wakeups) -> Result<T, TryRecvError> {
-        match self.chan.ring() {
+        match self.chan.queue() {
             None => self.st.try_recv(wake),
-            Some(ring) => self.st.ring_try_recv(ring, wake),
+            Some(queue) => self.st.queue_try_recv(queue, wake),
         }
     }
 
-    /// For a send future that found no room: raise `busy`, try the ring
+    /// For a send future that found no room: raise `busy`, try the queue
     /// once more, else park an offer. `Ok`: sent after all; `Err`: the
     /// parked offer's id.
     pub(crate) fn park_sender(&mut self, value: T, waker: &Waker) -> Result<(), u64> {
         self.raise();
-        let value = match self.chan.ring() {
-            Some(ring) if self.st.late.is_empty() && !self.st.has_live_offer() => {
-                match ring.push(value) {
+        let value = match self.chan.queue() {
+            Some(queue) if self.st.late.is_empty() && !self.st.has_live_offer() => {
+                match queue.push(value) {
                     Ok(()) => return Ok(()),
                     Err(PushError::Full(v) | PushError::Closed(v)) => v,
                 }
@@ -405,14 +430,14 @@ impl<T> Locked<'_, T> {
         Err(self.st.park_offer(value, None, waker.clone()))
     }
 
-    /// For a receive future that found nothing: raise `busy`, try the ring
+    /// For a receive future that found nothing: raise `busy`, try the queue
     /// once more, else register an interest. `Ok`: a value after all;
     /// `Err`: the interest's id.
     pub(crate) fn park_receiver(&mut self, waker: &Waker, wake: &mut Wakeups) -> Result<T, u64> {
         self.raise();
-        if let Some(ring) = self.chan.ring() {
-            if let Some(v) = ring.pop() {
-                self.st.refill_ring(ring, wake);
+        if let Some(queue) = self.chan.queue() {
+            if let Some(v) = queue.pop() {
+                self.st.refill_queue(queue, wake);
                 return Ok(v);
             }
         }
@@ -441,12 +466,12 @@ impl<T> Locked<'_, T> {
     /// in Go).
     pub(crate) fn send_ready(&self, me: &Arc<Signal>) -> bool {
         let st = &*self.st;
-        match self.chan.ring() {
+        match self.chan.queue() {
             None => st.send_ready(me),
-            Some(ring) => {
+            Some(queue) => {
                 st.send_closed()
                     || st.recvq.iter().any(|w| !w.is_stale() && !w.is_mine(me))
-                    || (st.late.is_empty() && !st.has_live_offer() && ring.has_room())
+                    || (st.late.is_empty() && !st.has_live_offer() && queue.has_room())
             }
         }
     }
@@ -455,14 +480,14 @@ impl<T> Locked<'_, T> {
     /// no offer of that select itself (`me`).
     pub(crate) fn recv_ready(&self, me: &Arc<Signal>) -> bool {
         let st = &*self.st;
-        st.recv_ready(me) || !st.late.is_empty() || self.chan.ring().is_some_and(Ring::has_value)
+        st.recv_ready(me) || !st.late.is_empty() || self.chan.queue().is_some_and(Queue::has_value)
     }
 
-    /// Go's close (see [`State::close`]); the ring takes its close mark.
+    /// Go's close (see [`State::close`]); the queue takes its close mark.
     pub(crate) fn close(&mut self, wake: &mut Wakeups) {
         self.st.close(wake);
-        if let Some(ring) = self.chan.ring() {
-            ring.close();
+        if let Some(queue) = self.chan.queue() {
+            queue.close();
         }
     }
 
@@ -478,35 +503,35 @@ impl<T> Locked<'_, T> {
     pub(crate) fn drop_receiver(&mut self, wake: &mut Wakeups) {
         self.st.drop_receiver(wake);
         if self.st.receivers == 0 {
-            if let Some(ring) = self.chan.ring() {
-                ring.close();
+            if let Some(queue) = self.chan.queue() {
+                queue.close();
             }
         }
     }
 
     /// How many values are buffered.
     pub(crate) fn len(&self) -> usize {
-        self.st.buf.len() + self.st.late.len() + self.chan.ring().map_or(0, Ring::len)
+        self.st.buf.len() + self.st.late.len() + self.chan.queue().map_or(0, Queue::len)
     }
 
-    /// Settles (see [`State::settle`]); a no-op without a ring.
+    /// Settles (see [`State::settle`]); a no-op without a queue.
     fn settle(&mut self, wake: &mut Wakeups) {
-        if let Some(ring) = self.chan.ring() {
-            self.st.settle(ring, wake);
+        if let Some(queue) = self.chan.queue() {
+            self.st.settle(queue, wake);
         }
     }
 
     /// Checks the invariants at the head of this file (debug builds only).
     pub(crate) fn debug_check(&self) {
-        self.st.debug_check(self.chan.is_ring());
+        self.st.debug_check(self.chan.has_queue());
     }
 }
 
 /// What the lock protects. Every field is touched only with the lock held.
 pub(crate) struct State<T> {
     /// Buffered values, oldest first. May exceed `cap` by values put back
-    /// by cancelled receivers. On a ring channel it holds only those
-    /// put-back values, which are older than anything in the ring.
+    /// by cancelled receivers. On a queue channel it holds only those
+    /// put-back values, which are older than anything in the queue.
     buf: VecDeque<T>,
     /// Ring channels only: values taken from parked senders that found
     /// the ring full again (fast pushes raced the refill); younger than
@@ -774,20 +799,20 @@ impl<T> State<T> {
         self.buf.push_front(value);
     }
 
-    /// Ring channels' `try_send`: settle first, so the ring's values go
+    /// Queue channels' `try_send`: settle first, so the queue's values go
     /// to waiting receivers before this one; then hand to a waiting
     /// receiver, else push unless senders wait ahead.
     #[inline(never)]
-    fn ring_try_send(
+    fn queue_try_send(
         &mut self,
-        ring: &Ring<T>,
+        queue: &Queue<T>,
         value: T,
         wake: &mut Wakeups,
     ) -> Result<(), TrySendError<T>> {
         if self.send_closed() {
             return Err(TrySendError::Closed(value));
         }
-        self.settle(ring, wake);
+        self.settle(queue, wake);
         let value = match self.hand_to_receiver(value, wake) {
             Ok(()) => return Ok(()),
             Err(v) => v,
@@ -795,23 +820,23 @@ impl<T> State<T> {
         if !self.late.is_empty() || self.has_live_offer() {
             return Err(TrySendError::Full(value));
         }
-        match ring.push(value) {
+        match queue.push(value) {
             Ok(()) => Ok(()),
             Err(PushError::Full(v)) => Err(TrySendError::Full(v)),
             Err(PushError::Closed(v)) => Err(TrySendError::Closed(v)),
         }
     }
 
-    /// Ring channels' `try_recv`: values put back (`buf`), the ring,
+    /// Queue channels' `try_recv`: values put back (`buf`), the queue,
     /// `late`, then parked senders.
     #[inline(never)]
-    fn ring_try_recv(&mut self, ring: &Ring<T>, wake: &mut Wakeups) -> Result<T, TryRecvError> {
-        self.settle(ring, wake);
+    fn queue_try_recv(&mut self, queue: &Queue<T>, wake: &mut Wakeups) -> Result<T, TryRecvError> {
+        self.settle(queue, wake);
         if let Some(v) = self.buf.pop_front() {
             return Ok(v);
         }
-        if let Some(v) = ring.pop().or_else(|| self.late.pop_front()) {
-            self.refill_ring(ring, wake);
+        if let Some(v) = queue.pop().or_else(|| self.late.pop_front()) {
+            self.refill_queue(queue, wake);
             return Ok(v);
         }
         if !self.closed {
@@ -823,16 +848,16 @@ impl<T> State<T> {
         Err(TryRecvError::Closed)
     }
 
-    /// Ring channels: hands the oldest values (put back, then the ring's,
-    /// then `late`) to live waiting receivers, in order, then refills the
-    /// ring from `late` and parked senders. Run under the lock by every
+    /// Queue channels: hands the oldest values (put back, then the
+    /// queue's, then `late`) to live waiting receivers, in order, then
+    /// refills the queue from `late` and parked senders. Run under the lock by every
     /// locked operation and by a lock-free one that saw `busy`.
-    fn settle(&mut self, ring: &Ring<T>, wake: &mut Wakeups) {
+    fn settle(&mut self, queue: &Queue<T>, wake: &mut Wakeups) {
         loop {
             while !self.recvq.is_empty() {
                 let next = match self.buf.pop_front() {
                     Some(v) => Some(v),
-                    None => ring.pop().or_else(|| self.late.pop_front()),
+                    None => queue.pop().or_else(|| self.late.pop_front()),
                 };
                 match next {
                     // To the oldest live interest, else back to the front.
@@ -840,21 +865,22 @@ impl<T> State<T> {
                     None => break,
                 }
             }
-            if !self.refill_ring(ring, wake) || self.recvq.is_empty() {
+            if !self.refill_queue(queue, wake) || self.recvq.is_empty() {
                 return;
             }
         }
     }
 
-    /// Ring channels: moves `late` values, then parked senders' values,
-    /// into the ring while it has room. Whether anything moved.
-    fn refill_ring(&mut self, ring: &Ring<T>, wake: &mut Wakeups) -> bool {
+    /// Queue channels: moves `late` values, then parked senders' values,
+    /// into the queue while it has room (a list has no `late` values and
+    /// no parked senders). Whether anything moved.
+    fn refill_queue(&mut self, queue: &Queue<T>, wake: &mut Wakeups) -> bool {
         if self.send_closed() {
             return false; // parked senders fail; `late` drains as it is
         }
         let mut moved = false;
         while let Some(v) = self.late.pop_front() {
-            match ring.push(v) {
+            match queue.push(v) {
                 Ok(()) => moved = true,
                 Err(PushError::Full(v) | PushError::Closed(v)) => {
                     self.late.push_front(v);
@@ -862,14 +888,14 @@ impl<T> State<T> {
                 }
             }
         }
-        while !self.sendq.is_empty() && ring.has_room() {
+        while !self.sendq.is_empty() && queue.has_room() {
             let Some(v) = self.take_offer(wake) else {
                 break;
             };
             // A fast push may have taken the room since `has_room`: the
             // sender is served anyway (its offer is claimed), so the value
-            // waits in `late`, behind the ring.
-            match ring.push(v) {
+            // waits in `late`, behind the queue.
+            match queue.push(v) {
                 Ok(()) => moved = true,
                 Err(PushError::Full(v) | PushError::Closed(v)) => {
                     self.late.push_back(v);
@@ -881,10 +907,10 @@ impl<T> State<T> {
     }
 
     /// Checks the invariants at the head of this file (debug builds only).
-    /// On a ring channel the ring itself is not looked at: lock-free
+    /// On a queue channel the queue itself is not looked at: lock-free
     /// operations change it meanwhile.
     #[cfg(debug_assertions)]
-    fn debug_check(&self, ring: bool) {
+    fn debug_check(&self, queue: bool) {
         if !self.closed {
             let live_interest = self.recvq.iter().any(|w| !w.is_stale());
             debug_assert!(
@@ -906,12 +932,12 @@ impl<T> State<T> {
                 "motet::chan invariant: a live waiting receiver beside a live parked sender"
             );
             debug_assert!(
-                ring || !self.has_live_offer() || self.buf.len() >= self.cap,
+                queue || !self.has_live_offer() || self.buf.len() >= self.cap,
                 "motet::chan invariant: a parked sender while the buffer has room"
             );
         }
     }
 
     #[cfg(not(debug_assertions))]
-    fn debug_check(&self, _ring: bool) {}
+    fn debug_check(&self, _queue: bool) {}
 }

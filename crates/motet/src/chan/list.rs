@@ -1,0 +1,667 @@
+//! The lock-free buffer of `unbounded` channels: a multi-producer
+//! multi-consumer queue kept as a singly linked list of fixed-size
+//! blocks, with the channel's close mark in the tail word. Like the ring
+//! (`chan/ring.rs`), it knows nothing of waiting: who waits, and how a
+//! waiter learns of a push or a pop made here, is `chan/state.rs`'s
+//! business (the flag-and-fence handshake of the essay in `chan/mod.rs`).
+//!
+//! # Positions
+//!
+//! Every push gets a *position* from the tail, every pop one from the
+//! head; both count up from 0 and never go back. Position `p` lies in
+//! block `p / LAP` at index `p % LAP`. Indices `0..BLOCK` are slots
+//! (`BLOCK = LAP - 1`); index `BLOCK` is not a slot but a *gate*: while
+//! an end's position sits on it, the thread that claimed the block's last
+//! slot is linking the next block, and every other thread at that end
+//! waits for it to step the position on to index 0 of the next block.
+//! The gate is what keeps an end's position and its block pointer in
+//! step: the pointer changes only while the position is on the gate, so
+//! a thread that read the position, then the pointer, and then moved the
+//! position on by a CAS, knows the pointer was that position's block.
+//!
+//! - `tail.pos` holds the next push's position shifted left by one, with
+//!   [`CLOSED`] in bit 0; `tail.block` the block it lies in.
+//! - `head.pos` holds the next pop's position shifted left by one, with
+//!   [`AHEAD`] in bit 0 (the tail is known to have left the head's
+//!   block, so a pop in it needs no look at the tail); `head.block` the
+//!   block it lies in.
+//!
+//! **push** at `p` (not on a gate, not closed): CAS the tail from `p` to
+//! `p + 1` (this claims the slot; a closed mark makes the CAS fail, so a
+//! push claims a position before the close or not at all). If the slot
+//! is its block's last, the pusher is now the gate keeper of the tail:
+//! it stores the new block (allocated before the CAS) as `tail.block`,
+//! steps the tail off the gate (an add, which keeps a close mark set
+//! meanwhile), and links the block as `next` of the old one. Then it
+//! writes the value and sets the slot's `written` flag (release).
+//!
+//! **pop** at `p` (not on a gate): unless `AHEAD` is set, read the tail:
+//! the same position means empty. Else CAS the head from `p` to `p + 1`
+//! (this claims the slot); for a block's last slot, wait for `next`,
+//! store it as `head.block` and step the head off the gate. Wait for the
+//! slot's `written` flag (the push claimed it and may still be writing:
+//! a few instructions), read the value out, and count the read in the
+//! block.
+//!
+//! # Reclamation
+//!
+//! A block is freed by the pop whose count of reads (`reads`, an add)
+//! makes it `BLOCK`: every slot has been claimed and read, the last
+//! slot's pop has already moved `head.block` past it, and the pusher of
+//! the last slot linked `next` before writing that slot. No thread
+//! dereferences a block except through a slot it has claimed and not yet
+//! finished with (a pusher until its `written` store, a popper until its
+//! count), and each such claim holds off the count that frees the block.
+//! A thread that read a block pointer and then lost its CAS never
+//! dereferences it. Neither `head.block` nor `tail.block` ever points to
+//! a freed block. So a slow pop still reading slot 3 keeps its block
+//! alive however far the others have gone; nothing is freed twice (one
+//! add reaches `BLOCK`), and nothing leaks: [`Drop`] walks what is left
+//! from the head, dropping values and freeing blocks.
+//!
+//! "Freed" is, in fact, "retired": the pop that would free a block resets
+//! it (flags down, no `next`, count zero: it owns it alone) and keeps it
+//! as the list's one spare if there is none, and the next push that needs
+//! a block takes the spare (a swap) before it asks the allocator. In a
+//! steady stream the blocks then circulate without `malloc` and `free`,
+//! whose frees from another thread take an arena lock. A pop that read a
+//! stale block pointer never dereferences it, so a block's reuse is no
+//! more visible than its freeing: the claim by CAS on the position is
+//! what proves the pointer current.
+//!
+//! Both CAS loops retry only when another thread moved the same end, so
+//! some thread always completes: lock-free, except for the waits on a
+//! gate and on a claimed slot's `written`, which last the few
+//! instructions between another thread's CAS and its next store (as in
+//! the ring).
+
+use std::marker::PhantomData;
+use std::mem::MaybeUninit;
+
+use crate::loom::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+use crate::loom::cell::UnsafeCell;
+
+use super::ring::{backoff, Padded, PushError};
+
+/// Positions per block: `BLOCK` slots and the gate. Small under loom, so
+/// that a model of a few pushes crosses a block boundary. 64 (63 slots):
+/// with 32, one producer and one consumer thread measured 1.1 s for 10 x
+/// 2M messages against 0.63 s with 64 and 0.56 s with 128, the consumer
+/// switching out about 65,000 times (glibc's arena lock, taken by blocks
+/// allocated on one thread and freed on the other while the list grew)
+/// against 7,000-10,000 and 700. 128 would double what an idle channel
+/// holds (the first block is allocated with the channel) for a smaller
+/// gain.
+const LAP: usize = if cfg!(loom) { 3 } else { 64 };
+
+/// Slots per block.
+const BLOCK: usize = LAP - 1;
+
+/// Bit 0 of `tail.pos`: closed, no more pushes.
+const CLOSED: usize = 1;
+
+/// Bit 0 of `head.pos`: the tail was seen past the head's block, so every
+/// slot of that block is claimed by a push. Cleared as the head steps
+/// into the next block.
+const AHEAD: usize = 1;
+
+struct Slot<T> {
+    /// Set (release) once the value is in; cleared only when the emptied
+    /// block is reset to be the spare (`List::retire`).
+    written: AtomicBool,
+    value: UnsafeCell<MaybeUninit<T>>,
+}
+
+struct Block<T> {
+    slots: [Slot<T>; BLOCK],
+    /// The next block; linked by the pusher of this block's last slot
+    /// before it writes that slot.
+    next: AtomicPtr<Block<T>>,
+    /// How many pops have finished reading a slot here; the one that
+    /// makes it `BLOCK` frees the block.
+    reads: AtomicUsize,
+}
+
+impl<T> Block<T> {
+    /// A fresh block, built in place on the heap (a block of a large `T`
+    /// would not fit on a stack).
+    fn new() -> Box<Block<T>> {
+        let mut b = Box::<Block<T>>::new_uninit();
+        let p = b.as_mut_ptr();
+        for i in 0..BLOCK {
+            // SAFETY: `p` points to an allocation for a `Block<T>`; each
+            // field is written once, through raw pointers (no reference
+            // to uninitialised memory is made).
+            unsafe {
+                std::ptr::addr_of_mut!((*p).slots[i]).write(Slot {
+                    written: AtomicBool::new(false),
+                    value: UnsafeCell::new(MaybeUninit::uninit()),
+                });
+            }
+        }
+        // SAFETY: as above.
+        unsafe {
+            std::ptr::addr_of_mut!((*p).next).write(AtomicPtr::new(std::ptr::null_mut()));
+            std::ptr::addr_of_mut!((*p).reads).write(AtomicUsize::new(0));
+        }
+        // SAFETY: every field was written above.
+        unsafe { b.assume_init() }
+    }
+}
+
+/// One end of the list: its position word and its block.
+struct End<T> {
+    pos: AtomicUsize,
+    block: AtomicPtr<Block<T>>,
+}
+
+/// The list (see the module docs).
+pub(crate) struct List<T> {
+    head: Padded<End<T>>,
+    tail: Padded<End<T>>,
+    /// One emptied block kept for the next push that needs one (null if
+    /// none): in a steady stream the blocks circulate without the
+    /// allocator, whose cross-thread frees take a lock.
+    spare: AtomicPtr<Block<T>>,
+    /// The list owns its blocks and the values in them.
+    _owns: PhantomData<Box<Block<T>>>,
+}
+
+// SAFETY: a value is moved in by one thread and out by one other (each
+// position is claimed by one push and one pop), never shared: `T: Send`
+// is enough, as for any channel. Blocks are freed by whichever thread
+// finishes with them last, which `Send` allows.
+unsafe impl<T: Send> Send for List<T> {}
+// SAFETY: as above; `&List` only moves values in and out whole.
+unsafe impl<T: Send> Sync for List<T> {}
+
+/// How many slots lie before position `pos` (the gates count for none).
+#[inline]
+fn slots_before(pos: usize) -> usize {
+    pos / LAP * BLOCK + pos % LAP
+}
+
+impl<T> List<T> {
+    /// An empty list (one block).
+    pub(crate) fn new() -> List<T> {
+        let first = Box::into_raw(Block::new());
+        List {
+            head: Padded(End {
+                pos: AtomicUsize::new(0),
+                block: AtomicPtr::new(first),
+            }),
+            tail: Padded(End {
+                pos: AtomicUsize::new(0),
+                block: AtomicPtr::new(first),
+            }),
+            spare: AtomicPtr::new(std::ptr::null_mut()),
+            _owns: PhantomData,
+        }
+    }
+
+    /// A fresh block: the spare, if there is one, else a new one.
+    #[inline]
+    fn fresh_block(&self) -> Box<Block<T>> {
+        let p = self.spare.swap(std::ptr::null_mut(), Ordering::Acquire);
+        if p.is_null() {
+            Block::new()
+        } else {
+            // SAFETY: a spare came from `Box::into_raw` in `retire`, which
+            // handed it over whole (no thread touches it any more), and
+            // the swap took it from the slot: this thread alone owns it.
+            unsafe { Box::from_raw(p) }
+        }
+    }
+
+    /// Disposes of a block that every pop has finished with: resets it
+    /// and keeps it as the spare, or frees it if a spare is kept already.
+    #[cold]
+    fn retire(&self, mut block: Box<Block<T>>) {
+        for slot in &mut block.slots {
+            slot.written = AtomicBool::new(false);
+        }
+        block.next = AtomicPtr::new(std::ptr::null_mut());
+        block.reads = AtomicUsize::new(0);
+        let p = Box::into_raw(block);
+        if self
+            .spare
+            .compare_exchange(
+                std::ptr::null_mut(),
+                p,
+                Ordering::Release,
+                Ordering::Relaxed,
+            )
+            .is_err()
+        {
+            // SAFETY: `p` came from `into_raw` just above, and the failed
+            // CAS published it nowhere.
+            drop(unsafe { Box::from_raw(p) });
+        }
+    }
+
+    /// Appends `value`, unless the list is closed (it is never full).
+    #[inline]
+    pub(crate) fn push(&self, value: T) -> Result<(), PushError<T>> {
+        let tail = &self.tail.0;
+        let mut spins = 0;
+        let mut spare: Option<Box<Block<T>>> = None;
+        let mut word = tail.pos.load(Ordering::Acquire);
+        loop {
+            if word & CLOSED != 0 {
+                return Err(PushError::Closed(value));
+            }
+            let pos = word >> 1;
+            let index = pos % LAP;
+            if index == BLOCK {
+                // The gate: the last slot's pusher is linking a block.
+                backoff(&mut spins);
+                word = tail.pos.load(Ordering::Acquire);
+                continue;
+            }
+            let last = index + 1 == BLOCK;
+            if last && spare.is_none() {
+                // Allocated before the claim, so others wait on the gate
+                // only for a few stores, not for the allocator.
+                spare = Some(self.fresh_block());
+            }
+            let block = tail.block.load(Ordering::Acquire);
+            // SeqCst: half of the channel's handshake (the module docs of
+            // `chan/state.rs`). Acquire on success as well: the claim must
+            // come after the `block` load above in every thread's view.
+            match tail.pos.compare_exchange_weak(
+                word,
+                word + 2,
+                Ordering::SeqCst,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    if last {
+                        let next = Box::into_raw(spare.take().expect("allocated above"));
+                        tail.block.store(next, Ordering::Release);
+                        tail.pos.fetch_add(2, Ordering::Release);
+                        // SAFETY: `block` is the block of `pos` (the gate
+                        // argument in the module docs), and it is live: its
+                        // slot at `pos` is claimed by this push and not yet
+                        // written, so its `reads` cannot reach `BLOCK`.
+                        unsafe { (*block).next.store(next, Ordering::Release) };
+                    }
+                    // SAFETY: as above, the block is live until the
+                    // `written` store below.
+                    let slot = unsafe { &(*block).slots[index] };
+                    slot.value.with_mut(|p| {
+                        // SAFETY: this push alone claimed the slot, and no
+                        // pop reads it before `written` is set.
+                        unsafe { (*p).write(value) };
+                    });
+                    slot.written.store(true, Ordering::Release);
+                    return Ok(());
+                }
+                Err(w) => word = w,
+            }
+        }
+    }
+
+    /// Takes the oldest value, if there is one. A push that has claimed
+    /// its slot and not yet written it is waited for (briefly), so a
+    /// `None` means every push that got a position is popped.
+    #[inline]
+    pub(crate) fn pop(&self) -> Option<T> {
+        let head = &self.head.0;
+        let mut spins = 0;
+        let mut word = head.pos.load(Ordering::Acquire);
+        loop {
+            let pos = word >> 1;
+            let index = pos % LAP;
+            if index == BLOCK {
+                // The gate: the last slot's pop is moving to the next block.
+                backoff(&mut spins);
+                word = head.pos.load(Ordering::Acquire);
+                continue;
+            }
+            let mut new = word + 2;
+            if word & AHEAD == 0 {
+                // SeqCst: half of the channel's handshake.
+                let tail = self.tail.0.pos.load(Ordering::SeqCst) >> 1;
+                if tail == pos {
+                    return None;
+                }
+                if tail / LAP != pos / LAP {
+                    new |= AHEAD;
+                }
+            }
+            let block = head.block.load(Ordering::Acquire);
+            match head
+                .pos
+                .compare_exchange_weak(word, new, Ordering::SeqCst, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    // SAFETY: `block` is the block of `pos` (the gate
+                    // argument in the module docs), live until this pop
+                    // counts its read below.
+                    let b = unsafe { &*block };
+                    if index + 1 == BLOCK {
+                        let next = loop {
+                            let n = b.next.load(Ordering::Acquire);
+                            if !n.is_null() {
+                                break n;
+                            }
+                            // The last pusher has stepped the tail off the
+                            // gate and is about to link `next`.
+                            backoff(&mut spins);
+                        };
+                        head.block.store(next, Ordering::Release);
+                        head.pos.store((pos + 2) << 1, Ordering::Release);
+                    }
+                    let slot = &b.slots[index];
+                    while !slot.written.load(Ordering::Acquire) {
+                        backoff(&mut spins);
+                    }
+                    let value = slot.value.with(|p| {
+                        // SAFETY: `written` (acquired) says the push at
+                        // `pos` wrote the value, and the CAS made this the
+                        // only pop at `pos`.
+                        unsafe { (*p).assume_init_read() }
+                    });
+                    if b.reads.fetch_add(1, Ordering::AcqRel) + 1 == BLOCK {
+                        // SAFETY: every slot of the block is read, and the
+                        // acquiring add saw every other reader's count, so
+                        // no thread touches the block again; no end points
+                        // to it (the last slot's pop moved `head.block`
+                        // before counting; `tail.block` moved before the
+                        // last slot was written). It came from
+                        // `Box::into_raw`, and only this add reached
+                        // `BLOCK`.
+                        self.retire(unsafe { Box::from_raw(block) });
+                    }
+                    return Some(value);
+                }
+                Err(w) => word = w,
+            }
+        }
+    }
+
+    /// How many values are in the list (a snapshot).
+    pub(crate) fn len(&self) -> usize {
+        let head = self.head.0.pos.load(Ordering::SeqCst) >> 1;
+        let tail = self.tail.0.pos.load(Ordering::SeqCst) >> 1;
+        slots_before(tail).saturating_sub(slots_before(head))
+    }
+
+    /// Whether a pop would find a value now (perhaps after waiting for a
+    /// push that has claimed its slot), as [`pop`](Self::pop) decides.
+    pub(crate) fn has_value(&self) -> bool {
+        self.len() > 0
+    }
+
+    /// Marks the list closed: every later push fails. Pushes that got a
+    /// position before the mark complete, and are popped as usual.
+    pub(crate) fn close(&self) {
+        self.tail.0.pos.fetch_or(CLOSED, Ordering::SeqCst);
+    }
+}
+
+impl<T> Drop for List<T> {
+    fn drop(&mut self) {
+        // `&mut self`: every push and pop has returned, so no end is on a
+        // gate, every position from head to tail holds a written value,
+        // and the blocks from `head.block` on are linked and not freed.
+        let mut pos = self.head.0.pos.load(Ordering::Relaxed) >> 1;
+        let end = self.tail.0.pos.load(Ordering::Relaxed) >> 1;
+        let mut block = self.head.0.block.load(Ordering::Relaxed);
+        while pos != end {
+            let index = pos % LAP;
+            if index == BLOCK {
+                // SAFETY: `block` is live (above), and linked.
+                let next = unsafe { (*block).next.load(Ordering::Relaxed) };
+                // SAFETY: no slot of it is read again; from `into_raw`.
+                drop(unsafe { Box::from_raw(block) });
+                block = next;
+            } else {
+                // SAFETY: `block` is live (above).
+                let slot = unsafe { &(*block).slots[index] };
+                slot.value.with_mut(|p| {
+                    // SAFETY: positions `head..tail` hold values pushed and
+                    // not popped, each dropped once here.
+                    unsafe { (*p).assume_init_drop() };
+                });
+            }
+            pos += 1;
+        }
+        // SAFETY: the tail's block, live and not yet freed (its reads are
+        // fewer than `BLOCK`: the tail is inside it); from `into_raw`.
+        drop(unsafe { Box::from_raw(block) });
+        let spare = self.spare.load(Ordering::Relaxed);
+        if !spare.is_null() {
+            // SAFETY: the spare is owned by the list alone (`retire`).
+            drop(unsafe { Box::from_raw(spare) });
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize as StdAtomicUsize;
+    use std::sync::Arc;
+
+    #[test]
+    fn fifo_across_blocks_and_closed() {
+        let l = List::new();
+        for round in 0..3 {
+            let n = 5 * LAP + round;
+            for i in 0..n {
+                assert!(l.push(i).is_ok());
+            }
+            assert_eq!(l.len(), n);
+            assert!(l.has_value());
+            for i in 0..n {
+                assert_eq!(l.pop(), Some(i));
+            }
+            assert_eq!(l.pop(), None);
+            assert_eq!(l.len(), 0);
+            assert!(!l.has_value());
+        }
+        l.push(7).ok();
+        l.close();
+        assert!(matches!(l.push(8), Err(PushError::Closed(8))));
+        assert_eq!(l.pop(), Some(7));
+        assert_eq!(l.pop(), None);
+    }
+
+    /// Counts its drops.
+    struct Counted(Arc<StdAtomicUsize>);
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn drops_what_is_left_once() {
+        for (pushed, popped) in [(0, 0), (3, 1), (BLOCK, BLOCK), (3 * LAP + 2, LAP + 1)] {
+            let drops = Arc::new(StdAtomicUsize::new(0));
+            let l = List::new();
+            for _ in 0..pushed {
+                assert!(l.push(Counted(drops.clone())).is_ok());
+            }
+            for _ in 0..popped {
+                drop(l.pop().expect("pushed"));
+            }
+            assert_eq!(drops.load(std::sync::atomic::Ordering::Relaxed), popped);
+            drop(l);
+            assert_eq!(drops.load(std::sync::atomic::Ordering::Relaxed), pushed);
+        }
+    }
+
+    #[test]
+    fn close_racing_pushes_loses_nothing() {
+        for _ in 0..200 {
+            let l = Arc::new(List::new());
+            let pushers: Vec<_> = (0..2)
+                .map(|_| {
+                    let l = l.clone();
+                    std::thread::spawn(move || (0..100).take_while(|&i| l.push(i).is_ok()).count())
+                })
+                .collect();
+            std::thread::yield_now();
+            l.close();
+            let pushed: usize = pushers.into_iter().map(|t| t.join().unwrap()).sum();
+            let mut popped = 0;
+            while l.pop().is_some() {
+                popped += 1;
+            }
+            assert_eq!(popped, pushed);
+            assert!(matches!(l.push(0), Err(PushError::Closed(0))));
+        }
+    }
+
+    #[test]
+    fn two_producers_two_consumers_keep_per_producer_order() {
+        const N: usize = 100_000;
+        let l = Arc::new(List::new());
+        let producers: Vec<_> = (0..2)
+            .map(|p| {
+                let l = l.clone();
+                std::thread::spawn(move || {
+                    for i in 0..N {
+                        assert!(l.push((p, i)).is_ok());
+                    }
+                })
+            })
+            .collect();
+        let taken = Arc::new(StdAtomicUsize::new(0));
+        let consumers: Vec<_> = (0..2)
+            .map(|_| {
+                let (l, taken) = (l.clone(), taken.clone());
+                std::thread::spawn(move || {
+                    let mut last = [None::<usize>; 2];
+                    while taken.load(std::sync::atomic::Ordering::Relaxed) < 2 * N {
+                        match l.pop() {
+                            Some((p, i)) => {
+                                assert!(last[p].is_none_or(|l| l < i), "order broken");
+                                last[p] = Some(i);
+                                taken.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            }
+                            None => std::thread::yield_now(),
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in producers.into_iter().chain(consumers) {
+            t.join().unwrap();
+        }
+        assert_eq!(l.pop(), None);
+        assert_eq!(taken.load(std::sync::atomic::Ordering::Relaxed), 2 * N);
+    }
+}
+
+/// Loom models of the list alone: loom's `UnsafeCell` checks that no slot
+/// is written and read at once; the counts check that no value is lost or
+/// doubled. Reclamation is checked less directly: with the free moved one
+/// read early (tried once), these models abort on the allocator's
+/// double-free check; the unit tests above also ran clean under valgrind
+/// (no invalid access, no block lost). `LAP` is 3 under loom: two slots
+/// per block.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::sync::Arc;
+    use loom::thread;
+
+    /// Two pushers cross from the first block into the second while a
+    /// popper drains: every value comes out once, in per-pusher order.
+    #[test]
+    fn pushes_across_a_block_boundary() {
+        loom::model(|| {
+            let l = Arc::new(List::new());
+            l.push(0).ok();
+            let pushers: Vec<_> = [1, 2]
+                .into_iter()
+                .map(|v| {
+                    let l = l.clone();
+                    thread::spawn(move || assert!(l.push(v).is_ok()))
+                })
+                .collect();
+            let mut got: Vec<i32> = l.pop().into_iter().collect();
+            for t in pushers {
+                t.join().unwrap();
+            }
+            while let Some(v) = l.pop() {
+                got.push(v);
+            }
+            assert_eq!(got[0], 0);
+            got.sort_unstable();
+            assert_eq!(got, [0, 1, 2]);
+        });
+    }
+
+    /// Two poppers finish the first block (one frees it) while a pusher
+    /// links the next: no block is touched after it is freed, none twice.
+    #[test]
+    fn concurrent_pops_free_blocks() {
+        loom::model(|| {
+            let l = Arc::new(List::new());
+            l.push(1).ok();
+            l.push(2).ok();
+            let poppers: Vec<_> = (0..2)
+                .map(|_| {
+                    let l = l.clone();
+                    thread::spawn(move || l.pop())
+                })
+                .collect();
+            l.push(3).ok();
+            let mut got: Vec<i32> = poppers
+                .into_iter()
+                .filter_map(|t| t.join().unwrap())
+                .collect();
+            while let Some(v) = l.pop() {
+                got.push(v);
+            }
+            got.sort_unstable();
+            assert_eq!(got, [1, 2, 3]);
+        });
+    }
+
+    /// A popper empties the first block (and keeps it as the spare) while
+    /// a pusher fills the second and takes a block for the third, maybe
+    /// that spare: a recycled block comes back clean (no stale `written`
+    /// flag lets a pop read an unwritten slot; loom's cell checks it).
+    #[test]
+    fn a_recycled_block_is_clean() {
+        loom::model(|| {
+            let l = Arc::new(List::new());
+            l.push(1).ok();
+            l.push(2).ok();
+            let l2 = l.clone();
+            let popper = thread::spawn(move || (0..5).filter_map(|_| l2.pop()).collect::<Vec<_>>());
+            l.push(3).ok();
+            l.push(4).ok();
+            l.push(5).ok();
+            let mut got = popper.join().unwrap();
+            while let Some(v) = l.pop() {
+                got.push(v);
+            }
+            assert_eq!(got, [1, 2, 3, 4, 5]);
+        });
+    }
+
+    /// A push racing the close mark either lands (and is popped) or fails;
+    /// the push that would link a new block too.
+    #[test]
+    fn push_racing_close() {
+        loom::model(|| {
+            let l = Arc::new(List::new());
+            l.push(0).ok();
+            let l2 = l.clone();
+            let t = thread::spawn(move || l2.push(7).is_ok());
+            l.close();
+            let pushed = t.join().unwrap();
+            assert_eq!(l.pop(), Some(0));
+            assert_eq!(l.pop(), pushed.then_some(7));
+            assert_eq!(l.pop(), None);
+            assert!(matches!(l.push(8), Err(PushError::Closed(8))));
+        });
+    }
+}
