@@ -362,6 +362,11 @@ impl<T> List<T> {
                         // only pop at `pos`.
                         unsafe { (*p).assume_init_read() }
                     });
+                    // After its add, a reader that is not the last never
+                    // looks at the block again, though it is formally
+                    // still inside `fetch_add(&self)` when the last one
+                    // may free it: the same pattern as `Arc`'s drop
+                    // (rust-lang/rust#55005), which std relies on too.
                     if b.reads.fetch_add(1, Ordering::AcqRel) + 1 == BLOCK {
                         // SAFETY: every slot of the block is read, and the
                         // acquiring add saw every other reader's count, so
