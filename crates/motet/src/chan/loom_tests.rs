@@ -207,15 +207,102 @@ fn model_bounded<F: Fn() + Sync + Send + 'static>(f: F) {
     b.check(f);
 }
 
-#[test]
-fn ring_fast_push_racing_a_registering_receiver() {
-    model(|| {
-        let (tx, rx) = bounded::<u32>(2);
+/// The channels with a lock-free queue, as the models below make them: a
+/// ring of two and an unbounded list (whose blocks hold two values under
+/// loom).
+type Make = fn() -> (Sender<u32>, Receiver<u32>);
+
+fn ring_of_two() -> (Sender<u32>, Receiver<u32>) {
+    bounded(2)
+}
+
+fn list() -> (Sender<u32>, Receiver<u32>) {
+    unbounded()
+}
+
+/// A lock-free push racing a receiver that registers under the lock: it
+/// blocks until woken, so a lost wake-up is a deadlock loom reports.
+fn fast_push_racing_a_registering_receiver(make: Make) {
+    model(move || {
+        let (tx, rx) = make();
         let t = thread::spawn(move || tx.try_send(1).is_ok());
-        // Blocks until woken: a lost wake-up is a deadlock loom reports.
         assert_eq!(block_on(rx.recv_async()), Ok(1));
         assert!(t.join().unwrap());
     });
+}
+
+#[test]
+fn ring_fast_push_racing_a_registering_receiver() {
+    fast_push_racing_a_registering_receiver(ring_of_two);
+}
+
+#[test]
+fn list_fast_push_racing_a_registering_receiver() {
+    fast_push_racing_a_registering_receiver(list);
+}
+
+/// A send racing a close, with a receiver waiting across the close: it
+/// sees the value if the send got in before the close mark, then closed.
+/// Bounded: exhaustively the ring's ran for over ten minutes (three
+/// threads and a blocking receiver that may park and be woken by the
+/// close).
+fn send_racing_close_is_drained_or_handed_back(make: Make) {
+    model_bounded(move || {
+        let (tx, rx) = make();
+        let tx2 = tx.clone();
+        let s = thread::spawn(move || tx.try_send(1));
+        let c = thread::spawn(move || tx2.close());
+        let got = block_on(rx.recv_async());
+        let sent = s.join().unwrap();
+        c.join().unwrap();
+        match sent {
+            Ok(()) => assert_eq!(got, Ok(1)),
+            Err(TrySendError::Closed(v)) => {
+                assert_eq!(v, 1);
+                assert_eq!(got, Err(RecvError));
+            }
+            Err(TrySendError::Full(_)) => panic!("an empty queue channel was full"),
+        }
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+    });
+}
+
+#[test]
+fn ring_send_racing_close_is_drained_or_handed_back() {
+    send_racing_close_is_drained_or_handed_back(ring_of_two);
+}
+
+#[test]
+fn list_send_racing_close_is_drained_or_handed_back() {
+    send_racing_close_is_drained_or_handed_back(list);
+}
+
+/// A select parked on a queue channel and a rendezvous one is woken by a
+/// lock-free push.
+fn select_recv_wakes_on_a_fast_push(make: Make) {
+    model(move || {
+        let (tx1, rx1) = make();
+        let (_tx2, rx2) = bounded::<u32>(0);
+        let t = thread::spawn(move || tx1.try_send(1).is_ok());
+        let mut a = RecvArm::new(&rx1);
+        let mut b = RecvArm::new(&rx2);
+        let mut sel = Select::new();
+        sel.recv(&mut a);
+        sel.recv(&mut b);
+        assert_eq!(block_on(sel.select_async()), 0);
+        assert_eq!(a.take(), Some(Ok(1)));
+        assert!(t.join().unwrap());
+    });
+}
+
+#[test]
+fn ring_select_recv_wakes_on_a_fast_push() {
+    select_recv_wakes_on_a_fast_push(ring_of_two);
+}
+
+#[test]
+fn list_select_recv_wakes_on_a_fast_push() {
+    select_recv_wakes_on_a_fast_push(list);
 }
 
 #[test]
@@ -231,32 +318,6 @@ fn ring_fast_pop_racing_a_sender_waiting_for_room() {
         let (first, rx) = t.join().unwrap().expect("the ring was full");
         assert_eq!(first, 1);
         assert_eq!(drain(&rx), [2, 3]);
-    });
-}
-
-/// Bounded: exhaustively it ran for over ten minutes (three threads and
-/// a blocking receiver that may park and be woken by the close).
-#[test]
-fn ring_send_racing_close_is_drained_or_handed_back() {
-    model_bounded(|| {
-        let (tx, rx) = bounded::<u32>(2);
-        let tx2 = tx.clone();
-        let s = thread::spawn(move || tx.try_send(1));
-        let c = thread::spawn(move || tx2.close());
-        // A receiver waiting across the close: it sees the value if the
-        // send got in before the close mark, then closed.
-        let got = block_on(rx.recv_async());
-        let sent = s.join().unwrap();
-        c.join().unwrap();
-        match sent {
-            Ok(()) => assert_eq!(got, Ok(1)),
-            Err(TrySendError::Closed(v)) => {
-                assert_eq!(v, 1);
-                assert_eq!(got, Err(RecvError));
-            }
-            Err(TrySendError::Full(_)) => panic!("a ring of 2 was full"),
-        }
-        assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
     });
 }
 
@@ -276,23 +337,6 @@ fn ring_fast_push_racing_a_cancelled_receiver() {
         let left = drain(&rx).len() as u32;
         assert_eq!(sent, 1);
         assert_eq!(got + left, sent, "got {got} left {left}");
-    });
-}
-
-#[test]
-fn ring_select_recv_wakes_on_a_fast_push() {
-    model(|| {
-        let (tx1, rx1) = bounded::<u32>(2);
-        let (_tx2, rx2) = bounded::<u32>(0);
-        let t = thread::spawn(move || tx1.try_send(1).is_ok());
-        let mut a = RecvArm::new(&rx1);
-        let mut b = RecvArm::new(&rx2);
-        let mut sel = Select::new();
-        sel.recv(&mut a);
-        sel.recv(&mut b);
-        assert_eq!(block_on(sel.select_async()), 0);
-        assert_eq!(a.take(), Some(Ok(1)));
-        assert!(t.join().unwrap());
     });
 }
 
@@ -322,40 +366,6 @@ fn ring_select_send_wakes_on_a_fast_pop() {
 // flag-and-fence handshake as the ring. Under loom a list block has two
 // slots, so a third value crosses into a second block. Sends never wait,
 // so only receivers park; a lost wake-up is a deadlock loom reports.
-
-#[test]
-fn list_fast_push_racing_a_registering_receiver() {
-    model(|| {
-        let (tx, rx) = unbounded::<u32>();
-        let t = thread::spawn(move || tx.try_send(1).is_ok());
-        assert_eq!(block_on(rx.recv_async()), Ok(1));
-        assert!(t.join().unwrap());
-    });
-}
-
-/// Bounded, as the ring's model: three threads and a receiver that may
-/// park and be woken by the close.
-#[test]
-fn list_send_racing_close_is_drained_or_handed_back() {
-    model_bounded(|| {
-        let (tx, rx) = unbounded::<u32>();
-        let tx2 = tx.clone();
-        let s = thread::spawn(move || tx.try_send(1));
-        let c = thread::spawn(move || tx2.close());
-        let got = block_on(rx.recv_async());
-        let sent = s.join().unwrap();
-        c.join().unwrap();
-        match sent {
-            Ok(()) => assert_eq!(got, Ok(1)),
-            Err(TrySendError::Closed(v)) => {
-                assert_eq!(v, 1);
-                assert_eq!(got, Err(RecvError));
-            }
-            Err(TrySendError::Full(_)) => panic!("an unbounded channel was full"),
-        }
-        assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
-    });
-}
 
 /// A sender fills the last slot of the first block (linking the second)
 /// and the first of the second, while a receiver waits for each value in
@@ -401,23 +411,6 @@ fn list_concurrent_receives_free_a_block() {
         got.extend(drain(&rx));
         got.sort_unstable();
         assert_eq!(got, [1, 2, 3]);
-    });
-}
-
-#[test]
-fn list_select_recv_wakes_on_a_fast_push() {
-    model(|| {
-        let (tx1, rx1) = unbounded::<u32>();
-        let (_tx2, rx2) = bounded::<u32>(0);
-        let t = thread::spawn(move || tx1.try_send(1).is_ok());
-        let mut a = RecvArm::new(&rx1);
-        let mut b = RecvArm::new(&rx2);
-        let mut sel = Select::new();
-        sel.recv(&mut a);
-        sel.recv(&mut b);
-        assert_eq!(block_on(sel.select_async()), 0);
-        assert_eq!(a.take(), Some(Ok(1)));
-        assert!(t.join().unwrap());
     });
 }
 
