@@ -22,14 +22,15 @@
 //! budget. A future that charges by itself is charged twice when a green
 //! thread waits on it (its own charge and the wait's).
 //!
-//! Why 128 operations: a yield costs about one scheduling round trip (~50-100 ns here),
-//! so below one yield per hundred operations it is noise in a busy task's
-//! throughput (under 2% when an operation costs ~50 ns); above it, a task
-//! could hold its thread for 128 operations (tens of microseconds at most),
-//! well under one cross-core wake-up (~20 µs here) per operation it
-//! delays, and far under the stall threshold. 1,024 channel operations
-//! are about as long. Erlang's reduction budget
-//! (4,000 reductions of a few ns) is of the same order in time.
+//! Why 128 operations: a yield costs about one scheduling round trip
+//! (~50-100 ns here), so below one yield per hundred operations it is
+//! noise in a busy task's throughput (under 2% when an operation costs
+//! ~50 ns); above it, a task could hold its thread for 128 operations
+//! (tens of microseconds at most), well under one cross-core wake-up
+//! (~20 µs here) per operation it delays, and far under the stall
+//! threshold. 1,024 channel operations are about as long. Erlang's
+//! reduction budget (4,000 reductions of a few ns) is of the same order in
+//! time.
 //!
 //! Outside a task poll (a plain thread waiting through `wait`, or a future
 //! polled by `block_on` directly) there is no budget: nothing else is waiting
