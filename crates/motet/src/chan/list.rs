@@ -15,8 +15,9 @@
 //! slot is linking the next block, and every other thread at that end
 //! waits for it to step the position on to index 0 of the next block.
 //! The gate is what keeps an end's position and its block pointer in
-//! step: the pointer changes only while the position is on the gate, so
-//! a thread that read the position, then the pointer, and then moved the
+//! step: the pointer changes only while the position is on the gate (or
+//! once from null to the first block, before any claim: below), so a
+//! thread that read the position, then the pointer, and then moved the
 //! position on by a CAS, knows the pointer was that position's block.
 //!
 //! - `tail.pos` holds the next push's position shifted left by one, with
@@ -42,6 +43,20 @@
 //! slot's `written` flag (the push claimed it and may still be writing:
 //! a few instructions), read the value out, and count the read in the
 //! block.
+//!
+//! # The first block
+//!
+//! A new list has no block: an idle channel holds none, and making one
+//! allocates none. The first push finds a null `tail.block`, makes a
+//! block and installs it with a CAS at the **head** first (a push that
+//! loses the race frees its own and takes the winner's), then at the
+//! tail (a CAS from null: every push that got here sets the same block,
+//! and a tail that already has one keeps it). The order is what the pops
+//! rely on: a pop dereferences `head.block` only after seeing the tail
+//! past its position, that is after some push's claim, and every claim
+//! comes after its pusher saw the block at the tail (or installed it),
+//! hence after the head had it. A push whose position went stale while it
+//! installed loses its claim CAS and never uses the pointer.
 //!
 //! # Reclamation
 //!
@@ -182,21 +197,57 @@ fn slots_before(pos: usize) -> usize {
 }
 
 impl<T> List<T> {
-    /// An empty list (one block).
+    /// An empty list. It holds no block until its first push: an idle
+    /// channel costs no block (63 slots of `T`), and making one costs no
+    /// allocation for it.
     pub(crate) fn new() -> List<T> {
-        let first = Box::into_raw(Block::new());
         List {
             head: Padded(End {
                 pos: AtomicUsize::new(0),
-                block: AtomicPtr::new(first),
+                block: AtomicPtr::new(std::ptr::null_mut()),
             }),
             tail: Padded(End {
                 pos: AtomicUsize::new(0),
-                block: AtomicPtr::new(first),
+                block: AtomicPtr::new(std::ptr::null_mut()),
             }),
             spare: AtomicPtr::new(std::ptr::null_mut()),
             _owns: PhantomData,
         }
+    }
+
+    /// The first block, for a push that found none at the tail: made and
+    /// installed at the head first, then at the tail (see "The first
+    /// block" in the module docs). Returns the head's block, which is the
+    /// first block unless the list has moved on, in which case the
+    /// caller's claim fails (its position is stale) and the pointer is not
+    /// used.
+    #[cold]
+    #[inline(never)]
+    fn first_block(&self) -> *mut Block<T> {
+        let new = Box::into_raw(Block::new());
+        let block = match self.head.0.block.compare_exchange(
+            std::ptr::null_mut(),
+            new,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => new,
+            Err(current) => {
+                // SAFETY: `new` came from `into_raw` just above, and the
+                // failed CAS published it nowhere.
+                drop(unsafe { Box::from_raw(new) });
+                current
+            }
+        };
+        // Whoever installed it, or a push that came later: the same block,
+        // and a tail that already has one keeps it.
+        let _ = self.tail.0.block.compare_exchange(
+            std::ptr::null_mut(),
+            block,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+        block
     }
 
     /// A fresh block: the spare, if there is one, else a new one.
@@ -264,7 +315,10 @@ impl<T> List<T> {
                 // only for a few stores, not for the allocator.
                 spare = Some(self.fresh_block());
             }
-            let block = tail.block.load(Ordering::Acquire);
+            let mut block = tail.block.load(Ordering::Acquire);
+            if block.is_null() {
+                block = self.first_block();
+            }
             // SeqCst: half of the channel's handshake (the module docs of
             // `chan/state.rs`). Acquire on success as well: the claim must
             // come after the `block` load above in every thread's view.
@@ -330,6 +384,9 @@ impl<T> List<T> {
                 }
             }
             let block = head.block.load(Ordering::Acquire);
+            // The tail is past `pos`: a push claimed a slot, and the first
+            // block was at the head before any claim.
+            debug_assert!(!block.is_null(), "a claimed slot without a block");
             match head
                 .pos
                 .compare_exchange_weak(word, new, Ordering::SeqCst, Ordering::Acquire)
@@ -413,6 +470,10 @@ impl<T> Drop for List<T> {
         let mut pos = self.head.0.pos.load(Ordering::Relaxed) >> 1;
         let end = self.tail.0.pos.load(Ordering::Relaxed) >> 1;
         let mut block = self.head.0.block.load(Ordering::Relaxed);
+        if block.is_null() {
+            // Never pushed to: no block, and so no spare either.
+            return;
+        }
         while pos != end {
             let index = pos % LAP;
             if index == BLOCK {
@@ -574,6 +635,35 @@ mod loom_tests {
     use super::*;
     use loom::sync::Arc;
     use loom::thread;
+
+    /// Two pushers race to make the first block of a new list while a
+    /// popper looks: one block is installed (the loser's is freed), and
+    /// the pop never meets a claimed slot without a block. (It fails if
+    /// the head is never given the block; loom did not find the
+    /// interleaving that installing at the tail first would break, so that
+    /// order rests on the argument in the module docs.)
+    #[test]
+    fn first_pushes_race_to_make_the_first_block() {
+        loom::model(|| {
+            let l = Arc::new(List::new());
+            let pushers: Vec<_> = [1, 2]
+                .into_iter()
+                .map(|v| {
+                    let l = l.clone();
+                    thread::spawn(move || assert!(l.push(v).is_ok()))
+                })
+                .collect();
+            let mut got: Vec<i32> = l.pop().into_iter().collect();
+            for t in pushers {
+                t.join().unwrap();
+            }
+            while let Some(v) = l.pop() {
+                got.push(v);
+            }
+            got.sort_unstable();
+            assert_eq!(got, [1, 2]);
+        });
+    }
 
     /// Two pushers cross from the first block into the second while a
     /// popper drains: every value comes out once, in per-pusher order.

@@ -253,8 +253,9 @@
 //!   while `busy` is down), and the wait checks its wake-up flag for a few
 //!   microseconds before it parks: a little CPU for fewer futex calls.
 //!   Green threads and scheduler threads never spin.
-//! - An unbounded channel allocates its first block (63 slots of `T`) when
-//!   it is made, and keeps one spare block after a burst.
+//! - An unbounded channel allocates its first block (63 slots of `T`) at
+//!   its first send, not when it is made, and keeps one spare block after
+//!   a burst.
 
 mod error;
 mod list;
