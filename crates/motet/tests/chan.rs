@@ -551,6 +551,21 @@ where
     })
 }
 
+/// [`count_before_the_other_runs`] for a green thread that does `op`
+/// over and over.
+fn count_green_ops<F: FnMut() + Send + 'static>(mut op: F) -> usize {
+    count_before_the_other_runs(move |ran| {
+        motet::green::spawn(move || {
+            let mut n = 0;
+            while !ran.load(std::sync::atomic::Ordering::SeqCst) && n < N {
+                op();
+                n += 1;
+            }
+            n
+        })
+    })
+}
+
 /// A channel of `N` values ready to be received.
 fn full_channel() -> (Sender<u32>, Receiver<u32>) {
     let (tx, rx) = chan::unbounded();
@@ -618,61 +633,34 @@ fn units_on_always_ready_channels_let_others_run() {
     });
     assert_yielded("select_async", select_async);
 
-    let green_recv = count_before_the_other_runs(|ran| {
-        let (tx, rx) = full_channel();
-        motet::green::spawn(move || {
-            let mut n = 0;
-            while !ran.load(Ordering::SeqCst) && n < N {
-                rx.recv().unwrap();
-                n += 1;
-            }
-            drop(tx);
-            n
-        })
+    // Each green unit's closure owns both ends of its channel.
+    let (tx, rx) = full_channel();
+    let green_recv = count_green_ops(move || {
+        let _sender = &tx;
+        rx.recv().unwrap();
     });
     assert_yielded("green recv", green_recv);
 
-    let green_recv_timeout = count_before_the_other_runs(|ran| {
-        let (tx, rx) = full_channel();
-        motet::green::spawn(move || {
-            let mut n = 0;
-            while !ran.load(Ordering::SeqCst) && n < N {
-                rx.recv_timeout(Duration::from_secs(10)).unwrap();
-                n += 1;
-            }
-            drop(tx);
-            n
-        })
+    let (tx, rx) = full_channel();
+    let green_recv_timeout = count_green_ops(move || {
+        let _sender = &tx;
+        rx.recv_timeout(Duration::from_secs(10)).unwrap();
     });
     assert_yielded("green recv_timeout", green_recv_timeout);
 
-    let green_send = count_before_the_other_runs(|ran| {
-        let (tx, rx) = chan::bounded::<u32>(N);
-        motet::green::spawn(move || {
-            let mut n = 0;
-            while !ran.load(Ordering::SeqCst) && n < N {
-                tx.send(1).unwrap();
-                n += 1;
-            }
-            drop(rx);
-            n
-        })
+    let (tx, rx) = chan::bounded::<u32>(N);
+    let green_send = count_green_ops(move || {
+        let _receiver = &rx;
+        tx.send(1).unwrap();
     });
     assert_yielded("green send (ring channel)", green_send);
 
-    let green_select = count_before_the_other_runs(|ran| {
-        let (tx, rx) = full_channel();
-        motet::green::spawn(move || {
-            let mut n = 0;
-            while !ran.load(Ordering::SeqCst) && n < N {
-                motet::select! {
-                    recv(rx) -> v => { v.unwrap(); }
-                }
-                n += 1;
-            }
-            drop(tx);
-            n
-        })
+    let (tx, rx) = full_channel();
+    let green_select = count_green_ops(move || {
+        let _sender = &tx;
+        motet::select! {
+            recv(rx) -> v => { v.unwrap(); }
+        }
     });
     assert_yielded("green select", green_select);
 }

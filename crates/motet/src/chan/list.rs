@@ -636,6 +636,30 @@ mod loom_tests {
     use loom::sync::Arc;
     use loom::thread;
 
+    /// Pushes `first` (if any) here, then races two pushers (1 and 2)
+    /// against one pop, drains what is left, and returns every value in
+    /// the order it came out.
+    fn two_pushers_race_a_pop(l: Arc<List<i32>>, first: Option<i32>) -> Vec<i32> {
+        if let Some(v) = first {
+            l.push(v).ok();
+        }
+        let pushers: Vec<_> = [1, 2]
+            .into_iter()
+            .map(|v| {
+                let l = l.clone();
+                thread::spawn(move || assert!(l.push(v).is_ok()))
+            })
+            .collect();
+        let mut got: Vec<i32> = l.pop().into_iter().collect();
+        for t in pushers {
+            t.join().unwrap();
+        }
+        while let Some(v) = l.pop() {
+            got.push(v);
+        }
+        got
+    }
+
     /// Two pushers race to make the first block of a new list while a
     /// popper looks: one block is installed (the loser's is freed), and
     /// the pop never meets a claimed slot without a block. (It fails if
@@ -645,21 +669,7 @@ mod loom_tests {
     #[test]
     fn first_pushes_race_to_make_the_first_block() {
         loom::model(|| {
-            let l = Arc::new(List::new());
-            let pushers: Vec<_> = [1, 2]
-                .into_iter()
-                .map(|v| {
-                    let l = l.clone();
-                    thread::spawn(move || assert!(l.push(v).is_ok()))
-                })
-                .collect();
-            let mut got: Vec<i32> = l.pop().into_iter().collect();
-            for t in pushers {
-                t.join().unwrap();
-            }
-            while let Some(v) = l.pop() {
-                got.push(v);
-            }
+            let mut got = two_pushers_race_a_pop(Arc::new(List::new()), None);
             got.sort_unstable();
             assert_eq!(got, [1, 2]);
         });
@@ -670,22 +680,7 @@ mod loom_tests {
     #[test]
     fn pushes_across_a_block_boundary() {
         loom::model(|| {
-            let l = Arc::new(List::new());
-            l.push(0).ok();
-            let pushers: Vec<_> = [1, 2]
-                .into_iter()
-                .map(|v| {
-                    let l = l.clone();
-                    thread::spawn(move || assert!(l.push(v).is_ok()))
-                })
-                .collect();
-            let mut got: Vec<i32> = l.pop().into_iter().collect();
-            for t in pushers {
-                t.join().unwrap();
-            }
-            while let Some(v) = l.pop() {
-                got.push(v);
-            }
+            let mut got = two_pushers_race_a_pop(Arc::new(List::new()), Some(0));
             assert_eq!(got[0], 0);
             got.sort_unstable();
             assert_eq!(got, [0, 1, 2]);

@@ -328,12 +328,12 @@ impl<T> Chan<T> {
 /// operations have one total order, so either the locked side's `SeqCst`
 /// look at the head or tail (after raising `busy`) sees the CAS, or the
 /// load sees `busy` raised. (A list pop with `AHEAD` set skips its look
-/// at the tail, but then it finds a value, which is all the look is for.) Loom models `SeqCst` accesses only as
-/// acquire/release (it would report lost wake-ups that cannot happen), so
-/// the models check the fenced form; on x86 the CAS is a full barrier
-/// already and the fence would be a second locked instruction per
-/// operation (measured: same-thread send+recv 48 ns/msg with it, against
-/// crossbeam's 30).
+/// at the tail, but then it finds a value, which is all the look is for.)
+/// Loom models `SeqCst` accesses only as acquire/release (it would report
+/// lost wake-ups that cannot happen), so the models check the fenced form;
+/// on x86 the CAS is a full barrier already and the fence would be a
+/// second locked instruction per operation (measured: same-thread
+/// send+recv 48 ns/msg with it, against crossbeam's 30).
 #[inline(always)]
 fn fast_side_fence() {
     #[cfg(loom)]
