@@ -47,27 +47,35 @@ use crate::runtime::context;
 /// task or a `block_on` future): use `.await` there, or move the blocking
 /// work to [`spawn_blocking`](crate::task::spawn_blocking).
 #[track_caller]
+#[inline(always)]
 pub fn wait<F: IntoFuture>(future: F) -> F::Output {
     let future = future.into_future();
     // First: a green thread runs *on* a scheduler thread, and suspends
-    // instead of blocking it. Kept to this one call, so that what stays on
-    // a suspended green thread's stack is small (a thousand green threads
-    // each waiting here touch these frames at every resume).
+    // instead of blocking it. Inlined into the caller, so the green thread
+    // suspends in the caller's own frame (see "The cost of a switch" in
+    // `green`'s module docs).
     if crate::green::in_green_thread() {
         return crate::green::suspend_on(future);
     }
-    refuse_on_a_scheduler_thread();
-    park_until(future, None, true).expect("no deadline, so the future completed")
+    wait_on_thread(future)
 }
 
 /// [`wait`] for a future that charges the cooperative budget itself (a
 /// channel operation's): a green thread's wait that is ready at once adds
 /// no charge of its own.
 #[track_caller]
+#[inline(always)]
 pub(crate) fn wait_charged<F: Future>(future: F) -> F::Output {
     if crate::green::in_green_thread() {
         return crate::green::suspend_on_charged(future);
     }
+    wait_on_thread(future)
+}
+
+/// [`wait`] off a green thread: parks the OS thread (spinning a little
+/// first), or refuses on a thread that drives a scheduler.
+#[track_caller]
+fn wait_on_thread<F: Future>(future: F) -> F::Output {
     refuse_on_a_scheduler_thread();
     park_until(future, None, true).expect("no deadline, so the future completed")
 }
@@ -133,7 +141,6 @@ pub(crate) fn park_on<F: Future>(future: F) -> F::Output {
 /// Polls `future` on this thread, parking it between polls, until it
 /// completes (`Some`) or `deadline` passes (`None`). With `spin`, checks
 /// the wake-up flag for a short while (growing pauses) before each park.
-#[inline(never)] // keeps `wait`'s frame, which a green thread suspends in, small
 fn park_until<F: Future>(future: F, deadline: Option<Instant>, spin: bool) -> Option<F::Output> {
     let unparker = WAKER
         .try_with(|w| w.borrow_mut().take())

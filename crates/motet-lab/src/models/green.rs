@@ -105,10 +105,12 @@ impl<K: GreenFlavor> ThreadModel for Green<K> {
         chan::bounded(CHAN_CAP)
     }
 
+    #[inline(always)]
     fn send<T: Send + 'static>(tx: &Sender<T>, value: T) -> bool {
         tx.send(value).is_ok()
     }
 
+    #[inline(always)]
     fn recv<T: Send + 'static>(rx: &Receiver<T>) -> Option<T> {
         rx.recv().ok()
     }

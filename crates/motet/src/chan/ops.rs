@@ -135,26 +135,41 @@ impl<T> Sender<T> {
     /// tx.send(3).unwrap();
     /// assert_eq!(t.join().unwrap(), 3);
     /// ```
+    #[inline(always)]
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
-        if !self.chan.has_queue() && crate::green::in_green_thread() {
-            // Straight to the future, whose first poll tries and, if it
-            // must, waits in one critical section (a try first would lock
-            // twice whenever the green thread waits). It charges the
-            // budget itself: the wait adds nothing.
-            return crate::green::suspend_on_charged(self.send_async(value));
-        }
+        let value = if self.chan.has_queue() || !crate::green::in_green_thread() {
+            match self.send_or_defer(value) {
+                Ok(r) => return r,
+                Err(v) => v,
+            }
+        } else {
+            // A green thread on a lock-only channel goes straight to the
+            // future, whose first poll tries and, if it must, waits in one
+            // critical section (a try first would lock twice whenever the
+            // green thread waits).
+            value
+        };
+        // A green thread waits here, in the caller's own frame (see "The
+        // cost of a switch" in `green`'s module docs). The future charges
+        // the budget itself: the wait adds nothing.
+        crate::green::suspend_on_charged(self.send_async(value))
+    }
+
+    /// `send` but for a green thread's wait: `Err` hands the value back
+    /// to a green thread that must wait, which [`send`](Self::send) does
+    /// in its caller's frame. An OS thread waits here.
+    fn send_or_defer(&self, value: T) -> Result<Result<(), SendError<T>>, T> {
         // Fast path: no waker, no future.
-        match self.try_send(value) {
+        Ok(match self.try_send(value) {
             Ok(()) => {
                 crate::coop::proceed_blocking(crate::coop::CHANNEL_OP);
                 Ok(())
             }
             Err(TrySendError::Closed(v)) => Err(SendError(v)),
+            Err(TrySendError::Full(v)) if crate::green::in_green_thread() => return Err(v),
             Err(TrySendError::Full(v)) if self.chan.has_queue() => self.send_slow(v),
-            // Straight to `wait`: a green thread suspends in it, and a frame
-            // less on its stack is a few cache lines fewer at every resume.
             Err(TrySendError::Full(v)) => crate::wait::wait(self.send_async(v)),
-        }
+        })
     }
 
     /// `send` on a ring channel that found no room: retry a little (plain
@@ -347,27 +362,39 @@ impl<T> Receiver<T> {
     /// std::thread::spawn(move || tx.send(8).unwrap());
     /// assert_eq!(rx.recv(), Ok(8));
     /// ```
+    #[inline(always)]
     pub fn recv(&self) -> Result<T, RecvError> {
+        // As in `Sender::send`.
+        if self.chan.has_queue() || !crate::green::in_green_thread() {
+            if let Some(r) = self.recv_or_defer() {
+                return r;
+            }
+        }
+        crate::green::suspend_on_charged(self.recv_async())
+    }
+
+    /// `recv` but for a green thread's wait: `None` tells a green thread
+    /// that it must wait, which [`recv`](Self::recv) does in its caller's
+    /// frame. An OS thread waits here.
+    fn recv_or_defer(&self) -> Option<Result<T, RecvError>> {
         if let Some(v) = self.chan.fast_recv() {
             crate::coop::proceed_blocking(crate::coop::CHANNEL_OP);
-            return Ok(v);
-        }
-        if self.chan.has_queue() {
-            return self.recv_slow();
+            return Some(Ok(v));
         }
         if crate::green::in_green_thread() {
-            // As in `send`.
-            return crate::green::suspend_on_charged(self.recv_async());
+            return None;
         }
-        match self.try_recv_locked() {
+        if self.chan.has_queue() {
+            return Some(self.recv_slow());
+        }
+        Some(match self.try_recv_locked() {
             Ok(v) => {
                 crate::coop::proceed_blocking(crate::coop::CHANNEL_OP);
                 Ok(v)
             }
             Err(TryRecvError::Closed) => Err(RecvError),
-            // Straight to `wait` (see `Sender::send`).
             Err(TryRecvError::Empty) => crate::wait::wait(self.recv_async()),
-        }
+        })
     }
 
     /// `recv` on a queue channel whose lock-free pop found nothing (or
@@ -773,7 +800,6 @@ impl<T> Future for RecvFut<'_, T> {
             }
         }
         let mut st = this.chan.lock();
-        let mut w = Wakeups::default();
         if let Some(id) = this.entry {
             if !st.is_closed() && st.refresh_interest(id, cx.waker()) {
                 return Poll::Pending;
@@ -783,6 +809,7 @@ impl<T> Future for RecvFut<'_, T> {
                 return Poll::Ready(Ok(v));
             }
         }
+        let mut w = Wakeups::default();
         let r = match st.try_recv(&mut w) {
             Ok(v) => Poll::Ready(Ok(v)),
             Err(TryRecvError::Closed) => Poll::Ready(Err(RecvError)),

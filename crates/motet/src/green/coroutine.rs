@@ -296,6 +296,11 @@ impl<F: FnOnce() -> T + 'static, T: 'static> Future for GreenThread<F, T> {
 }
 
 /// Suspends the green thread until its task is polled again.
+///
+/// This and every function on the way from a public blocking API down to
+/// it are `#[inline(always)]`: the green thread must suspend in its
+/// caller's frame ("The cost of a switch" in the [module docs](super)).
+#[inline(always)]
 fn suspend(shared: *const Shared) {
     // SAFETY: `shared` came from BOUNDARY.current during this resume; the
     // yielder it holds lives at the bottom of this very coroutine's stack,
@@ -317,12 +322,14 @@ fn suspend(shared: *const Shared) {
 /// # Panics
 ///
 /// If called off a green thread (callers check [`in_green_thread`]).
+#[inline(always)]
 pub(crate) fn suspend_on<F: Future>(future: F) -> F::Output {
     suspend_on_with(future, crate::coop::OP)
 }
 
 /// [`suspend_on`] for a future that charges the budget itself (a channel
 /// operation's): a ready wait adds no charge of its own.
+#[inline(always)]
 pub(crate) fn suspend_on_charged<F: Future>(future: F) -> F::Output {
     suspend_on_with(future, 0)
 }
@@ -364,6 +371,7 @@ fn suspend_on_with<F: Future>(future: F, units: u16) -> F::Output {
 ///
 /// The task wakes itself and suspends, with no future in between: the
 /// cheapest switch the task system allows.
+#[inline(always)]
 pub(crate) fn yield_now() -> bool {
     let shared = current();
     if shared.is_null() {
@@ -373,6 +381,7 @@ pub(crate) fn yield_now() -> bool {
     true
 }
 
+#[inline(always)]
 fn yield_from(shared: *const Shared) {
     // SAFETY: `shared` came from BOUNDARY.current during this resume (see
     // `suspend_on`); its `cx` is the resuming poll's live `Context`.

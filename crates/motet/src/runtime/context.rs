@@ -128,6 +128,7 @@ pub(crate) fn is_driving() -> bool {
 }
 
 /// Runs `f` with the core this thread drives, if any.
+#[inline]
 pub(crate) fn with_core<R>(f: impl FnOnce(Option<&CoreRef>) -> R) -> R {
     let mut f = Some(f);
     CONTEXT

@@ -227,6 +227,7 @@ impl Local {
     }
 
     /// Queues a task of this loop's, on its owner thread.
+    #[inline]
     pub(crate) fn push_local(&self, runnable: Runnable) {
         self.queue.borrow_mut().push_back(runnable);
     }

@@ -184,6 +184,8 @@ impl<T: ?Sized> Mutex<T> {
     /// assert_eq!(*m.lock_blocking(), 2);
     /// ```
     #[track_caller]
+    // Inlined: a green thread suspends in the caller's frame (`wait`).
+    #[inline(always)]
     pub fn lock_blocking(&self) -> MutexGuard<'_, T> {
         crate::wait::wait(self.lock())
     }

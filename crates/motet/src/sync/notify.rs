@@ -193,6 +193,8 @@ impl Notify {
     /// n.notified_blocking();
     /// ```
     #[track_caller]
+    // Inlined: a green thread suspends in the caller's frame (`wait`).
+    #[inline(always)]
     pub fn notified_blocking(&self) {
         crate::wait::wait(self.notified())
     }

@@ -166,6 +166,8 @@ impl<T> Receiver<T> {
     /// std::thread::spawn(move || tx.send(9).unwrap());
     /// assert_eq!(rx.blocking_recv(), Ok(9));
     /// ```
+    // Inlined: a green thread suspends in the caller's frame (`wait`).
+    #[inline(always)]
     pub fn blocking_recv(self) -> Result<T, RecvError> {
         crate::wait::wait(self)
     }

@@ -172,6 +172,8 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(*l.read_blocking(), 1);
     /// ```
     #[track_caller]
+    // Inlined: a green thread suspends in the caller's frame (`wait`).
+    #[inline(always)]
     pub fn read_blocking(&self) -> RwLockReadGuard<'_, T> {
         crate::wait::wait(self.read())
     }
@@ -188,6 +190,8 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(*l.read_blocking(), 2);
     /// ```
     #[track_caller]
+    // Inlined: a green thread suspends in the caller's frame (`wait`).
+    #[inline(always)]
     pub fn write_blocking(&self) -> RwLockWriteGuard<'_, T> {
         crate::wait::wait(self.write())
     }

@@ -281,6 +281,8 @@ impl Semaphore {
     /// drop(p);
     /// ```
     #[track_caller]
+    // Inlined: a green thread suspends in the caller's frame (`wait`).
+    #[inline(always)]
     pub fn acquire_blocking(&self) -> Result<Permit<'_>, AcquireError> {
         crate::wait::wait(self.acquire())
     }
@@ -301,6 +303,8 @@ impl Semaphore {
     /// assert_eq!(p.num_permits(), 4);
     /// ```
     #[track_caller]
+    // Inlined: a green thread suspends in the caller's frame (`wait`).
+    #[inline(always)]
     pub fn acquire_many_blocking(&self, n: usize) -> Result<Permit<'_>, AcquireError> {
         crate::wait::wait(self.acquire_many(n))
     }

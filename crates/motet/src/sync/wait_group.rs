@@ -188,6 +188,8 @@ impl WaitGroup {
     /// wg.wait_blocking();
     /// ```
     #[track_caller]
+    // Inlined: a green thread suspends in the caller's frame (`wait`).
+    #[inline(always)]
     pub fn wait_blocking(&self) {
         crate::wait::wait(self.wait())
     }

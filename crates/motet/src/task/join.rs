@@ -93,6 +93,8 @@ impl<T> JoinHandle<T> {
     /// rt.block_on(async { motet::time::sleep(std::time::Duration::from_millis(10)).await });
     /// assert_eq!(waiter.join().unwrap(), 4);
     /// ```
+    // Inlined: a green thread suspends in the caller's frame (`wait`).
+    #[inline(always)]
     pub fn join(self) -> Result<T, JoinError> {
         crate::wait::wait(self)
     }
