@@ -69,6 +69,7 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// # });
 /// ```
 #[track_caller]
+#[inline(always)] // a green thread suspends in the caller's frame (`green`'s docs)
 pub fn blocking_sleep(duration: Duration) {
     crate::wait(sleep(duration))
 }

@@ -158,6 +158,7 @@ impl<T> Sender<T> {
     /// `send` but for a green thread's wait: `Err` hands the value back
     /// to a green thread that must wait, which [`send`](Self::send) does
     /// in its caller's frame. An OS thread waits here.
+    #[inline]
     fn send_or_defer(&self, value: T) -> Result<Result<(), SendError<T>>, T> {
         // Fast path: no waker, no future.
         Ok(match self.try_send(value) {
@@ -376,6 +377,7 @@ impl<T> Receiver<T> {
     /// `recv` but for a green thread's wait: `None` tells a green thread
     /// that it must wait, which [`recv`](Self::recv) does in its caller's
     /// frame. An OS thread waits here.
+    #[inline]
     fn recv_or_defer(&self) -> Option<Result<T, RecvError>> {
         if let Some(v) = self.chan.fast_recv() {
             crate::coop::proceed_blocking(crate::coop::CHANNEL_OP);

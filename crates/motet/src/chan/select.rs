@@ -300,6 +300,7 @@ impl<'a> Select<'a> {
     /// # Panics
     ///
     /// On an event-loop thread: use [`select_async`](Self::select_async).
+    #[inline(always)] // a green thread suspends in the caller's frame (`green`'s docs)
     pub fn select(self) -> usize {
         crate::wait::wait_charged(self.select_async())
     }
