@@ -310,6 +310,10 @@ fn switch_on_green_threads_and_coroutines() {
             "{line}"
         );
         assert!(line["vs_raw"].as_f64().is_some(), "{line}");
+        assert!(
+            line["framed_switch_ns"].as_f64().is_some_and(|ns| ns > 0.0),
+            "{line}"
+        );
     }
 }
 
