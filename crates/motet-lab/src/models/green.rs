@@ -85,6 +85,12 @@ impl<K: GreenFlavor> ThreadModel for Green<K> {
         green::spawn(f)
     }
 
+    // The blocking calls below are `#[inline(always)]`: a workload's unit
+    // calls them as Go code calls a channel operation, directly, so the
+    // green thread suspends in the unit's own frame (a wrapper frame
+    // would cost return-address mispredictions at every switch; see
+    // `motet::green`, "The cost of a switch").
+    #[inline(always)]
     fn join<T: Send + 'static>(handle: JoinHandle<T>) -> T {
         handle.join().expect("a green thread failed")
     }
@@ -97,6 +103,7 @@ impl<K: GreenFlavor> ThreadModel for Green<K> {
         tx.send(value)
     }
 
+    #[inline(always)]
     fn recv_once<T: Send + 'static>(rx: oneshot::Receiver<T>) -> Option<T> {
         rx.blocking_recv().ok()
     }
@@ -115,6 +122,7 @@ impl<K: GreenFlavor> ThreadModel for Green<K> {
         rx.recv().ok()
     }
 
+    #[inline(always)]
     fn yield_now() {
         green::yield_now();
     }
