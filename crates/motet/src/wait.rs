@@ -73,8 +73,11 @@ pub(crate) fn wait_charged<F: Future>(future: F) -> F::Output {
 }
 
 /// [`wait`] off a green thread: parks the OS thread (spinning a little
-/// first), or refuses on a thread that drives a scheduler.
+/// first), or refuses on a thread that drives a scheduler. Out of line:
+/// inlined, its locals would widen the caller's frame, which a green
+/// thread keeps on its stack while it is suspended.
 #[track_caller]
+#[inline(never)]
 fn wait_on_thread<F: Future>(future: F) -> F::Output {
     refuse_on_a_scheduler_thread();
     park_until(future, None, true).expect("no deadline, so the future completed")

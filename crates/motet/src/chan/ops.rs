@@ -123,7 +123,7 @@ impl<T> Sender<T> {
 
     /// Sends `value`, waiting for room (or, on a rendezvous channel, for a
     /// receiver). From an OS thread this parks the thread; from a green
-    /// thread it will suspend it (through [`crate::wait::wait`]).
+    /// thread it suspends it (as [`crate::wait::wait`] does).
     ///
     /// # Panics
     ///
