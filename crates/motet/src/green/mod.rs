@@ -112,10 +112,11 @@
 //! [`sync`](crate::sync), [`yield_now`]) are `#[inline(always)]` down to
 //! the switch, and everything else they do (the fast paths, the OS-thread
 //! path, the future's `poll`) is an ordinary call that has returned before
-//! the green thread suspends. This took the lab's `switch` from 99 to 69
-//! ns and `pingpong` from 580 to 395 ns (BENCHMARKS.md). A green thread
-//! that wraps a blocking call in a function of its own pays one frame, as
-//! it would in Go.
+//! the green thread suspends. With this (and the boundary's bookkeeping
+//! inlined on the scheduler's side) the lab's `switch` went from 96-116
+//! to 64-70 ns and `pingpong` on one thread from 568-575 to 370-381 ns
+//! (BENCHMARKS.md). A green thread that wraps a blocking call in a
+//! function of its own pays for that frame at every switch.
 //!
 //! # Panics
 //!
