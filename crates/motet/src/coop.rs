@@ -93,17 +93,7 @@ pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
 /// 8% more instructions).
 #[inline]
 pub(crate) fn poll_proceed_with(cx: &mut Context<'_>, units: u16) -> Poll<()> {
-    let spent = LEFT
-        .try_with(|l| match l.get() {
-            Some(0) => true,
-            Some(n) => {
-                l.set(Some(n.saturating_sub(units)));
-                false
-            }
-            None => false,
-        })
-        .unwrap_or(false);
-    if spent {
+    if spend(units) == Some(0) {
         cx.waker().wake_by_ref();
         return Poll::Pending;
     }
@@ -114,15 +104,20 @@ pub(crate) fn poll_proceed_with(cx: &mut Context<'_>, units: u16) -> Poll<()> {
 /// budget is now spent (always false outside a task poll).
 #[inline]
 pub(crate) fn charge(units: u16) -> bool {
-    LEFT.try_with(|l| match l.get() {
-        Some(n) => {
-            let n = n.saturating_sub(units);
-            l.set(Some(n));
-            n == 0
-        }
-        None => false,
+    spend(units).is_some_and(|left| left <= units)
+}
+
+/// Takes `units` from this task poll's budget (down to zero); returns
+/// what was left before, or `None` outside a task poll.
+#[inline]
+fn spend(units: u16) -> Option<u16> {
+    LEFT.try_with(|l| {
+        let left = l.get()?;
+        l.set(Some(left.saturating_sub(units)));
+        Some(left)
     })
-    .unwrap_or(false)
+    .ok()
+    .flatten()
 }
 
 /// Blocking code's [`poll_proceed`], for an operation that completed

@@ -706,9 +706,7 @@ mod loom_tests {
                 .into_iter()
                 .filter_map(|t| t.join().unwrap())
                 .collect();
-            while let Some(v) = l.pop() {
-                got.push(v);
-            }
+            got.extend(std::iter::from_fn(|| l.pop()));
             got.sort_unstable();
             assert_eq!(got, [1, 2, 3]);
         });
@@ -730,9 +728,7 @@ mod loom_tests {
             l.push(4).ok();
             l.push(5).ok();
             let mut got = popper.join().unwrap();
-            while let Some(v) = l.pop() {
-                got.push(v);
-            }
+            got.extend(std::iter::from_fn(|| l.pop()));
             assert_eq!(got, [1, 2, 3, 4, 5]);
         });
     }

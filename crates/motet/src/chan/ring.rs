@@ -3,9 +3,10 @@
 //! design: one sequence stamp per slot, CAS on head and tail), with the
 //! channel's close mark in the tail word. With the list of unbounded
 //! channels (`chan/list.rs`), the only module of the channel with
-//! `unsafe`; everything it promises is in the stamp protocol below. Who waits, and how a waiter learns of a push or a pop made here,
-//! is `chan/state.rs`'s business (the flag-and-fence handshake of the
-//! essay in `chan/mod.rs`).
+//! `unsafe`; everything it promises is in the stamp protocol below. Who
+//! waits, and how a waiter learns of a push or a pop made here, is
+//! `chan/state.rs`'s business (the flag-and-fence handshake of the essay
+//! in `chan/mod.rs`).
 //!
 //! # Positions and stamps
 //!

@@ -108,11 +108,13 @@
 //!
 //! So every blocking motet API suspends in its *caller's* frame: the
 //! public blocking functions ([`wait`](crate::wait()), `Sender::send`,
-//! `Receiver::recv`, [`JoinHandle::join`], the `_blocking` forms in
-//! [`sync`](crate::sync), [`yield_now`]) are `#[inline(always)]` down to
-//! the switch, and everything else they do (the fast paths, the OS-thread
-//! path, the future's `poll`) is an ordinary call that has returned before
-//! the green thread suspends. With this (and the boundary's bookkeeping
+//! `Receiver::recv`, `Select::select` (so [`select!`](crate::select!)),
+//! [`JoinHandle::join`], `oneshot::Receiver::blocking_recv`,
+//! [`time::blocking_sleep`](crate::time::blocking_sleep), the `_blocking`
+//! forms in [`sync`](crate::sync), [`yield_now`]) are `#[inline(always)]`
+//! down to the switch, and everything else they do (the fast paths, the
+//! OS-thread path, the future's `poll`) is an ordinary call that has
+//! returned before the green thread suspends. With this (and the boundary's bookkeeping
 //! inlined on the scheduler's side) the lab's `switch` went from 96-116
 //! to 64-70 ns and `pingpong` on one thread from 568-575 to 370-381 ns
 //! (BENCHMARKS.md). A green thread that wraps a blocking call in a
