@@ -114,10 +114,11 @@
 //! forms in [`sync`](crate::sync), [`yield_now`]) are `#[inline(always)]`
 //! down to the switch, and everything else they do (the fast paths, the
 //! OS-thread path, the future's `poll`) is an ordinary call that has
-//! returned before the green thread suspends. With this (and the boundary's bookkeeping
-//! inlined on the scheduler's side) the lab's `switch` went from 96-116
-//! to 64-70 ns and `pingpong` on one thread from 568-575 to 370-381 ns
-//! (BENCHMARKS.md). A green thread that wraps a blocking call in a
+//! returned before the green thread suspends. With this, and the
+//! boundary's bookkeeping inlined on the scheduler's side, the lab's
+//! `switch` went from 141-146 to 64.5-66.5 ns and `pingpong` on one
+//! thread from 590-594 to 388-413 ns (one codegen unit, alternating runs;
+//! BENCHMARKS.md). A green thread that wraps a blocking call in a
 //! function of its own pays for that frame at every switch.
 //!
 //! # Panics
