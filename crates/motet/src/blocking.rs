@@ -87,23 +87,18 @@ impl BlockingPool {
     {
         let meta = TaskMeta::new(sched.clone(), location);
         let id = meta.id;
-        let inner = self.inner.clone();
-        let sched = sched.clone();
-        let (runnable, task) = async_task::Builder::new().metadata(meta).spawn(
-            move |meta| {
-                let meta = MetaRef::new(meta);
-                async move {
-                    // An abort before the call started cancels it.
-                    if meta.get().aborted.load(Ordering::Acquire) {
-                        return Err(JoinError::cancelled(id));
-                    }
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-                        .map_err(|p| JoinError::panic(id, p))
+        let (runnable, task) = crate::task::cell::spawn(meta, schedule, move |meta| {
+            let meta = MetaRef::new(meta);
+            async move {
+                // An abort before the call started cancels it.
+                if meta.get().aborted.load(Ordering::Acquire) {
+                    return Err(JoinError::cancelled(id));
                 }
-            },
-            move |runnable| inner.push(runnable, &sched),
-        );
-        runnable.schedule();
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+                    .map_err(|p| JoinError::panic(id, p))
+            }
+        });
+        self.inner.push(runnable, sched);
         JoinHandle::new(task, id)
     }
 
@@ -160,6 +155,14 @@ impl BlockingPool {
             }
         }
     }
+}
+
+/// A blocking call's schedule function. Its future never waits, so this
+/// runs only if the call is woken before it ran (an abort): the runnable
+/// goes back to the pool its runtime shares.
+fn schedule(runnable: Runnable, _yielded: bool) {
+    let sched = runnable.metadata().sched.clone();
+    sched.blocking().inner.push(runnable, &sched);
 }
 
 impl Inner {

@@ -7,9 +7,10 @@ use std::pin::Pin;
 use std::sync::Mutex;
 use std::task::{Context, Poll};
 
-use super::{MetaRef, TaskId, TaskMeta};
+use super::cell::Task;
+use super::{TaskId, TaskMeta};
 
-type TaskCell<T> = async_task::FallibleTask<Result<T, JoinError>, TaskMeta>;
+type TaskCell<T> = Task<Result<T, JoinError>, TaskMeta>;
 
 /// An owned permission to await a task's output.
 ///
@@ -21,8 +22,7 @@ type TaskCell<T> = async_task::FallibleTask<Result<T, JoinError>, TaskMeta>;
 ///   error (unless the task had already finished, in which case its output
 ///   is still delivered).
 /// - Dropping the handle **detaches** the task: it keeps running and its
-///   output is dropped (as with tokio and Go; unlike `async-task`, where
-///   dropping a task cancels it).
+///   output is dropped (as with tokio and Go).
 ///
 /// ```
 /// # let rt = motet::runtime::Runtime::builder().event_loop().build().unwrap();
@@ -36,17 +36,13 @@ type TaskCell<T> = async_task::FallibleTask<Result<T, JoinError>, TaskMeta>;
 pub struct JoinHandle<T> {
     /// `None` once the output has been taken.
     task: Option<TaskCell<T>>,
-    /// Valid while `task` is `Some` (it holds a reference to the task).
-    meta: MetaRef,
     id: TaskId,
 }
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(task: async_task::Task<Result<T, JoinError>, TaskMeta>, id: TaskId) -> Self {
-        let meta = MetaRef::new(task.metadata());
+    pub(crate) fn new(task: TaskCell<T>, id: TaskId) -> Self {
         JoinHandle {
-            task: Some(task.fallible()),
-            meta,
+            task: Some(task),
             id,
         }
     }
@@ -62,7 +58,7 @@ impl<T> JoinHandle<T> {
     pub fn abort(&self) {
         if let Some(task) = &self.task {
             if !task.is_finished() {
-                self.meta.get().abort();
+                task.metadata().abort();
             }
         }
     }
@@ -100,14 +96,6 @@ impl<T> JoinHandle<T> {
     }
 }
 
-impl<T> Drop for JoinHandle<T> {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.detach();
-        }
-    }
-}
-
 impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
@@ -120,7 +108,7 @@ impl<T> Future for JoinHandle<T> {
             .task
             .as_mut()
             .expect("JoinHandle polled after it returned its result");
-        let res = match Pin::new(task).poll(cx) {
+        let res = match task.poll_output(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(Some(res)) => res,
             // The task was dropped unfinished: its runtime shut down.

@@ -21,11 +21,13 @@
 //!
 //! # Design
 //!
-//! Task cells (one allocation holding the state word, the future, then its
-//! output, and the reference count) come from `async-task`; the schedulers,
-//! what a `JoinHandle` means, cancellation and panics are motet's. Each task
-//! carries its metadata (`TaskMeta`): its id, its spawn location, the scheduler it
-//! belongs to, and its slot in that scheduler's registry of live tasks.
+//! A task is one allocation, its cell (`cell.rs`): a state word that
+//! holds the task's flags and reference count, the future, then its output.
+//! The cell is also where a task that wakes itself from inside its own poll
+//! (a yield) is told apart from a wake-up from elsewhere, so that yielding
+//! costs no atomic operation. Each task carries its metadata (`TaskMeta`):
+//! its id, its spawn location, the scheduler it belongs to, and its slot in
+//! that scheduler's registry of live tasks.
 //!
 //! The registry exists for shutdown: a task parked on a waker that nobody
 //! will ever wake would otherwise outlive its runtime, and a `spawn_local`
@@ -38,6 +40,7 @@
 //! ends, its `JoinHandle` yields [`JoinError::is_panic`], and the runtime and
 //! every other task go on.
 
+pub(crate) mod cell;
 mod join;
 
 use std::future::Future;
@@ -52,7 +55,7 @@ pub use self::join::{JoinError, JoinHandle};
 use crate::runtime::{context, Scheduler};
 
 /// A task as its scheduler holds it: run it to poll the task once.
-pub(crate) type Runnable = async_task::Runnable<TaskMeta>;
+pub(crate) type Runnable = cell::Runnable<TaskMeta>;
 
 /// Identifies a task within the process. Ids are never reused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -148,7 +151,7 @@ impl<F: Future> Future for TaskFuture<F> {
         let this = self.project();
         let meta = this.meta.get();
         if meta.aborted.load(Ordering::Acquire) {
-            // async-task drops the future right after this, before the
+            // The cell drops the future right after this, before the
             // handle sees the result: destructors have run by then.
             return Poll::Ready(Err(JoinError::cancelled(meta.id)));
         }
@@ -164,11 +167,10 @@ impl<F: Future> Future for TaskFuture<F> {
 
 /// A pointer to a task's own metadata, standing for `&'task TaskMeta`.
 ///
-/// `async-task`'s safe spawn functions want `'static` futures, so a task's
-/// future (and its `JoinHandle`) cannot hold a reference to the metadata
-/// in the task's header; they hold this instead. Holders must keep the task
-/// alive for as long as they use it: its future (which lives inside the
-/// task) or a `Task` handle (which holds a reference count).
+/// A task's future is `'static`, so it cannot hold a reference to the
+/// metadata in the task's own cell; it holds this instead. Holders must keep
+/// the task alive for as long as they use it, as its future (which lives
+/// inside the cell) does.
 #[derive(Clone, Copy)]
 pub(crate) struct MetaRef(NonNull<TaskMeta>);
 
@@ -186,15 +188,11 @@ impl MetaRef {
 
     pub(crate) fn get(&self) -> &TaskMeta {
         // SAFETY: by the holder's contract (see the type's docs) the task is
-        // alive, and async-task keeps the metadata in the task's header,
+        // alive, and the cell keeps the metadata in its header,
         // which is destroyed only after the future has been dropped and the
         // last reference has gone.
         unsafe { self.0.as_ref() }
     }
-}
-
-fn schedule(runnable: Runnable, info: async_task::ScheduleInfo) {
-    Scheduler::schedule(runnable, info.woken_while_running);
 }
 
 /// Spawns `future` on `sched` as a `Send` task.
@@ -225,10 +223,9 @@ where
     let mut meta = TaskMeta::new(Scheduler::clone(&sched), location);
     meta.pinned = pinned;
     let id = meta.id;
-    let (runnable, task) = async_task::Builder::new().metadata(meta).spawn(
-        |meta| TaskFuture::new(meta, make(meta)),
-        async_task::WithInfo(schedule),
-    );
+    let (runnable, task) = cell::spawn(meta, Scheduler::schedule, |meta| {
+        TaskFuture::new(meta, make(meta))
+    });
     sched.admit(runnable, name);
     JoinHandle::new(task, id)
 }
@@ -247,10 +244,17 @@ where
 {
     let meta = TaskMeta::new(sched.clone(), Location::caller());
     let id = meta.id;
-    let (runnable, task) = async_task::Builder::new().metadata(meta).spawn_local(
-        |meta| TaskFuture::new(meta, future),
-        async_task::WithInfo(schedule),
-    );
+    // SAFETY: `Scheduler::schedule` delivers a task of `sched`'s to this
+    // thread, its only one: the caller checked that this thread runs
+    // `sched`'s loop, whose tasks it alone polls and drops (a wake-up from
+    // elsewhere goes through the loop's remote queue). The handle's output
+    // type is the future's, which need not be `Send`: then neither is the
+    // handle, so it stays here too.
+    let (runnable, task) = unsafe {
+        cell::spawn_unchecked(meta, Scheduler::schedule, |meta| {
+            TaskFuture::new(meta, future)
+        })
+    };
     sched.admit(runnable, name);
     JoinHandle::new(task, id)
 }

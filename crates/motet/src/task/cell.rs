@@ -1,0 +1,691 @@
+//! Task cells: the one allocation behind every task, and its state machine.
+//!
+//! A cell holds a header (the state word, the scheduling function, the
+//! waker of whoever awaits the task, and the task's metadata) followed by
+//! the future, which becomes the output once the future is ready. Three
+//! kinds of owner point at a cell:
+//!
+//! - the [`Runnable`]: the right to poll the future. At most one exists at a
+//!   time; a scheduler queues it, runs it, or drops it (which cancels the
+//!   task);
+//! - the [`Task`] handle: the right to take the output (`JoinHandle` wraps it);
+//! - wakers, which make a new `Runnable` when the task is idle.
+//!
+//! # The state word
+//!
+//! ```text
+//! bit 0  SCHEDULED  woken: a Runnable exists (queued), or must be made
+//!                   again when the running poll ends
+//! bit 1  RUNNING    the Runnable is being polled, or is queued to go on
+//!                   after yielding (see below)
+//! bit 2  COMPLETED  the future returned Ready; its output is in the cell
+//! bit 3  CLOSED     no more polls: cancelled, or the output is gone
+//! bit 4  HANDLE     the Task handle exists
+//! bits 5..          references: the Runnable and each waker
+//! ```
+//!
+//! Every transition is one atomic read-modify-write on this word, so a
+//! wake-up from any thread, a poll, a cancellation and a join agree on who
+//! schedules, who drops the future, who drops the output and who frees the
+//! cell. The cell is freed when no reference and no handle is left.
+//!
+//! # Yielding without atomics
+//!
+//! A locked read-modify-write costs 6-8 ns on this VM when stores are
+//! pending, as they are right after a coroutine switch, and a task that
+//! yields through its waker pays three of them: the wake, the end of the
+//! poll, the start of the next. So the cell notices a wake-up that comes
+//! from inside the task's own poll, on the polling thread (a thread-local
+//! names the cell being polled): that is a yield, and the task goes back on
+//! its scheduler's queue still RUNNING, without touching the state word. The
+//! next run finds RUNNING set and polls at once. This covers
+//! `task::yield_now`, the budget's forced yields and every green thread's
+//! `yield_now`. A wake-up from anywhere else sets SCHEDULED as usual; the
+//! task's next ordinary poll end sees it. Queues hand a Runnable between
+//! threads with their own synchronization, so a stolen yielded task is
+//! polled with everything its last poll wrote in view.
+//!
+//! # Rejected alternatives
+//!
+//! - *`async-task`* (which motet used before): sound and compact, but a
+//!   yield costs three atomic operations, and it keeps the scheduling
+//!   closure's state in every cell.
+//! - *A separate reference count*: a wake-up of an idle task both sets
+//!   SCHEDULED and takes a reference for the new Runnable; in one word that
+//!   is one operation.
+
+use std::cell::Cell as StdCell;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+
+use crate::loom::atomic::{AtomicUsize, Ordering};
+use crate::loom::cell::UnsafeCell;
+use crate::loom::Mutex;
+
+const SCHEDULED: usize = 1 << 0;
+const RUNNING: usize = 1 << 1;
+const COMPLETED: usize = 1 << 2;
+const CLOSED: usize = 1 << 3;
+const HANDLE: usize = 1 << 4;
+const REF_SHIFT: u32 = 5;
+const REF: usize = 1 << REF_SHIFT;
+
+fn refs(state: usize) -> usize {
+    state >> REF_SHIFT
+}
+
+/// Where a woken task goes: called with its `Runnable` and whether the task
+/// was woken while it ran (a yield), which puts it behind the tasks already
+/// queued rather than first.
+pub(crate) type ScheduleFn<M> = fn(Runnable<M>, bool);
+
+#[cfg(not(loom))]
+std::thread_local! {
+    /// The cell this thread is polling (its address), with [`YIELDED`] set
+    /// once that poll has woken its own task. 0 outside any poll.
+    static POLLING: StdCell<usize> = const { StdCell::new(0) };
+}
+#[cfg(loom)]
+loom::thread_local! {
+    static POLLING: StdCell<usize> = StdCell::new(0);
+}
+
+/// Tag in [`POLLING`]: the task woke itself (cells are at least 8-aligned).
+const YIELDED: usize = 1;
+
+#[repr(C)]
+struct Header<M: 'static> {
+    state: AtomicUsize,
+    vtable: &'static Vtable<M>,
+    schedule: ScheduleFn<M>,
+    /// The waker of the handle's last pending poll.
+    awaiter: Mutex<Option<Waker>>,
+    meta: M,
+}
+
+/// What depends on the future's type. Each function is called with a
+/// pointer to a live cell of that type.
+struct Vtable<M: 'static> {
+    /// Polls the future; on Ready, drops it and stores the output. The
+    /// caller holds the Runnable.
+    poll: unsafe fn(NonNull<Header<M>>, &mut Context<'_>) -> bool,
+    /// Moves the output into `*out` (an `Option<F::Output>`). The caller
+    /// holds the handle and has set CLOSED.
+    take_output: unsafe fn(NonNull<Header<M>>, *mut ()),
+    /// Drops the future or the output, whichever is there. The caller has
+    /// exclusive access to the stage.
+    drop_stage: unsafe fn(NonNull<Header<M>>),
+    /// Frees the cell. Nothing refers to it any more.
+    dealloc: unsafe fn(NonNull<Header<M>>),
+}
+
+enum Stage<F: Future> {
+    Running(F),
+    Finished(F::Output),
+    Empty,
+}
+
+#[repr(C)]
+struct TaskCell<F: Future, M: 'static> {
+    header: Header<M>,
+    stage: UnsafeCell<Stage<F>>,
+}
+
+impl<F: Future, M: 'static> TaskCell<F, M> {
+    const VTABLE: Vtable<M> = Vtable {
+        poll: Self::poll,
+        take_output: Self::take_output,
+        drop_stage: Self::drop_stage,
+        dealloc: Self::dealloc,
+    };
+
+    /// # Safety
+    ///
+    /// `ptr` points to a live `TaskCell<F, M>`.
+    unsafe fn stage<'a>(ptr: NonNull<Header<M>>) -> &'a UnsafeCell<Stage<F>> {
+        // SAFETY: the header is the cell's first field (`repr(C)`), so the
+        // pointer is the cell's, and by the caller's contract it is live.
+        unsafe { &(*ptr.cast::<Self>().as_ptr()).stage }
+    }
+
+    unsafe fn poll(ptr: NonNull<Header<M>>, cx: &mut Context<'_>) -> bool {
+        // SAFETY: the caller holds the Runnable, the only party that
+        // touches a running stage.
+        let stage = unsafe { Self::stage(ptr) };
+        stage.with_mut(|stage| {
+            // SAFETY: as above: access to the stage is exclusive.
+            let stage = unsafe { &mut *stage };
+            let Stage::Running(future) = stage else {
+                unreachable!("a task cell polled after its future finished")
+            };
+            // SAFETY: the future lives in the cell, which never moves, and
+            // is dropped in place.
+            let future = unsafe { Pin::new_unchecked(future) };
+            match future.poll(cx) {
+                Poll::Pending => false,
+                Poll::Ready(out) => {
+                    // SAFETY: exclusive, as above.
+                    unsafe { Self::clear(stage) };
+                    *stage = Stage::Finished(out);
+                    true
+                }
+            }
+        })
+    }
+
+    unsafe fn take_output(ptr: NonNull<Header<M>>, out: *mut ()) {
+        // SAFETY: the caller holds the handle and has set CLOSED, so no
+        // one else touches the stage any more; `out` is the handle's
+        // `Option<F::Output>`.
+        unsafe {
+            Self::stage(ptr).with_mut(|stage| {
+                if let Stage::Finished(v) = std::mem::replace(&mut *stage, Stage::Empty) {
+                    *out.cast::<Option<F::Output>>() = Some(v);
+                }
+            })
+        }
+    }
+
+    unsafe fn drop_stage(ptr: NonNull<Header<M>>) {
+        // SAFETY: the caller has exclusive access to the stage.
+        unsafe { Self::stage(ptr).with_mut(|stage| Self::clear(stage)) }
+    }
+
+    /// Drops the future or output in place (a future is pinned: it must
+    /// not move before its drop) and leaves the stage empty. A panic in a
+    /// destructor is caught: the scheduler that dropped it goes on (the
+    /// task's handle already knows how the task ended).
+    ///
+    /// # Safety
+    ///
+    /// The caller has exclusive access to `*stage`, a valid stage.
+    unsafe fn clear(stage: *mut Stage<F>) {
+        // SAFETY: by the caller's contract; the stage is overwritten next
+        // without being dropped again, even if a destructor panicked (the
+        // unwind has dropped the rest of it).
+        let dropped = catch_unwind(AssertUnwindSafe(|| unsafe {
+            std::ptr::drop_in_place(stage)
+        }));
+        // SAFETY: as above.
+        unsafe { stage.write(Stage::Empty) };
+        if dropped.is_err() {
+            tracing::error!("motet: a task's future or output panicked while being dropped");
+        }
+    }
+
+    unsafe fn dealloc(ptr: NonNull<Header<M>>) {
+        // SAFETY: the cell was made by `Box::leak` in `spawn_unchecked`, and
+        // nothing refers to it any more.
+        drop(unsafe { Box::from_raw(ptr.cast::<Self>().as_ptr()) });
+    }
+}
+
+/// Makes a task: a cell holding the future that `build` makes from the
+/// task's metadata (as it will live in the cell), scheduled once.
+pub(crate) fn spawn<F, M, B>(
+    meta: M,
+    schedule: ScheduleFn<M>,
+    build: B,
+) -> (Runnable<M>, Task<F::Output, M>)
+where
+    B: FnOnce(&M) -> F,
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    M: Send + Sync + 'static,
+{
+    // SAFETY: the future and its output are `Send`.
+    unsafe { spawn_unchecked(meta, schedule, build) }
+}
+
+/// Like [`spawn`], for a future that need not be `Send`.
+///
+/// # Safety
+///
+/// If `F` or its output is not `Send`, `schedule` must deliver the
+/// Runnable to the thread that called this (the only one that may run or
+/// drop it), and the handle must take the output on that thread.
+pub(crate) unsafe fn spawn_unchecked<F, M, B>(
+    meta: M,
+    schedule: ScheduleFn<M>,
+    build: B,
+) -> (Runnable<M>, Task<F::Output, M>)
+where
+    B: FnOnce(&M) -> F,
+    F: Future + 'static,
+    F::Output: 'static,
+    M: Send + Sync + 'static,
+{
+    let mut cell = Box::new(TaskCell::<F, M> {
+        header: Header {
+            state: AtomicUsize::new(SCHEDULED | HANDLE | REF),
+            vtable: &TaskCell::<F, M>::VTABLE,
+            schedule,
+            awaiter: Mutex::new(None),
+            meta,
+        },
+        stage: UnsafeCell::new(Stage::Empty),
+    });
+    // Built after the box, so that the metadata has its final address.
+    let future = build(&cell.header.meta);
+    cell.stage = UnsafeCell::new(Stage::Running(future));
+    let ptr = NonNull::from(Box::leak(cell)).cast::<Header<M>>();
+    (
+        Runnable { ptr },
+        Task {
+            ptr,
+            _output: PhantomData,
+        },
+    )
+}
+
+/// The right to poll a task once: run it, or drop it to cancel the task.
+pub(crate) struct Runnable<M: 'static> {
+    ptr: NonNull<Header<M>>,
+}
+
+// SAFETY: a Runnable of a `Send` future may go anywhere. One of a local
+// task (`spawn_unchecked`) is handed between threads only by its scheduler,
+// whose contract is to run or drop it on the task's own thread.
+unsafe impl<M: Send + Sync + 'static> Send for Runnable<M> {}
+
+impl<M: 'static> Runnable<M> {
+    fn header(&self) -> &Header<M> {
+        // SAFETY: a Runnable holds a reference, so the cell is live.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// The task's metadata.
+    pub(crate) fn metadata(&self) -> &M {
+        &self.header().meta
+    }
+
+    /// A waker for the task.
+    pub(crate) fn waker(&self) -> Waker {
+        // SAFETY: the cell is live (we hold a reference); the clone takes
+        // the waker's own.
+        unsafe { Waker::from_raw(Header::<M>::clone_waker(self.ptr.as_ptr().cast())) }
+    }
+
+    /// Gives up the Runnable as a pointer, for [`from_raw`](Self::from_raw).
+    pub(crate) fn into_raw(self) -> NonNull<()> {
+        ManuallyDrop::new(self).ptr.cast()
+    }
+
+    /// # Safety
+    ///
+    /// `ptr` came from [`into_raw`](Self::into_raw), and is turned back
+    /// once.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<()>) -> Runnable<M> {
+        Runnable { ptr: ptr.cast() }
+    }
+
+    /// Polls the task once. It then waits for a wake-up, or is already
+    /// queued again (woken meanwhile, or yielding), or has finished.
+    pub(crate) fn run(self) {
+        let ptr = ManuallyDrop::new(self).ptr;
+        // SAFETY: our reference keeps the cell live until we give it away.
+        let header = unsafe { ptr.as_ref() };
+        let mut state = header.state.load(Ordering::Acquire);
+        if state & RUNNING == 0 {
+            // SCHEDULED -> RUNNING (a yielded task is RUNNING already).
+            state = header
+                .state
+                .fetch_xor(SCHEDULED | RUNNING, Ordering::AcqRel)
+                ^ (SCHEDULED | RUNNING);
+        }
+        if state & CLOSED != 0 {
+            // Scheduled only to drop an orphan's future (see `last_ref`).
+            Header::cancel(ptr);
+            return;
+        }
+
+        let raw = RawWaker::new(ptr.as_ptr().cast(), Header::<M>::waker_vtable());
+        // SAFETY: the vtable's functions expect a pointer to a live header;
+        // the waker is borrowed (never dropped) and our reference outlives it.
+        let waker = ManuallyDrop::new(unsafe { Waker::from_raw(raw) });
+        let mut cx = Context::from_waker(&waker);
+        let outer = POLLING.with(|p| p.replace(ptr.as_ptr() as usize));
+        // SAFETY: we hold the Runnable, so the stage is ours to poll.
+        let ready = unsafe { (header.vtable.poll)(ptr, &mut cx) };
+        let polled = POLLING.with(|p| p.replace(outer));
+
+        if ready {
+            Header::complete(ptr);
+        } else if polled & YIELDED != 0 {
+            // It woke itself: a yield. Still RUNNING, and queued again.
+            (header.schedule)(Runnable { ptr }, true);
+        } else {
+            Header::end_poll(ptr);
+        }
+    }
+}
+
+impl<M: 'static> Drop for Runnable<M> {
+    /// Cancels the task: its future is dropped here.
+    fn drop(&mut self) {
+        Header::cancel(self.ptr);
+    }
+}
+
+impl<M: 'static> Header<M> {
+    const WAKER: RawWakerVTable = RawWakerVTable::new(
+        Self::clone_waker,
+        Self::wake,
+        Self::wake_by_ref,
+        Self::drop_waker,
+    );
+
+    fn waker_vtable() -> &'static RawWakerVTable {
+        &Self::WAKER
+    }
+
+    /// The Runnable's poll returned Pending: RUNNING -> idle, dropping the
+    /// Runnable's reference, or -> SCHEDULED and queued again if a wake-up
+    /// came meanwhile.
+    fn end_poll(ptr: NonNull<Self>) {
+        // SAFETY: we hold the Runnable's reference.
+        let header = unsafe { ptr.as_ref() };
+        let mut cur = header.state.load(Ordering::Acquire);
+        loop {
+            let new = if cur & SCHEDULED != 0 {
+                cur & !RUNNING
+            } else {
+                (cur & !RUNNING) - REF
+            };
+            match header
+                .state
+                .compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) if cur & SCHEDULED != 0 => return (header.schedule)(Runnable { ptr }, true),
+                Ok(_) => {
+                    if refs(new) == 0 && new & HANDLE == 0 {
+                        Self::last_ref(ptr, new);
+                    }
+                    return;
+                }
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// The future returned Ready and its output is stored: publish it,
+    /// tell the awaiter, let go of the Runnable's reference.
+    fn complete(ptr: NonNull<Self>) {
+        // SAFETY: we hold the Runnable's reference.
+        let header = unsafe { ptr.as_ref() };
+        let mut cur = header.state.load(Ordering::Acquire);
+        let new = loop {
+            let mut new = (cur & !(SCHEDULED | RUNNING)) | COMPLETED;
+            if cur & HANDLE == 0 {
+                // Nobody will take the output.
+                new |= CLOSED;
+            }
+            match header
+                .state
+                .compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => break new,
+                Err(actual) => cur = actual,
+            }
+        };
+        if new & HANDLE == 0 {
+            // SAFETY: CLOSED with no handle: the stage is ours alone.
+            unsafe { (header.vtable.drop_stage)(ptr) };
+        } else {
+            header.notify_awaiter();
+        }
+        Self::drop_ref(ptr);
+    }
+
+    /// The Runnable is dropped, or was made only to drop an orphan: drop
+    /// the future, close, tell the awaiter, let go of the reference.
+    fn cancel(ptr: NonNull<Self>) {
+        // SAFETY: we hold the Runnable's reference.
+        let header = unsafe { ptr.as_ref() };
+        // SAFETY: we hold the Runnable, so the stage is ours.
+        unsafe { (header.vtable.drop_stage)(ptr) };
+        let mut cur = header.state.load(Ordering::Acquire);
+        let new = loop {
+            let new = (cur & !(SCHEDULED | RUNNING)) | CLOSED;
+            match header
+                .state
+                .compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => break new,
+                Err(actual) => cur = actual,
+            }
+        };
+        if new & HANDLE != 0 {
+            header.notify_awaiter();
+        }
+        Self::drop_ref(ptr);
+    }
+
+    fn notify_awaiter(&self) {
+        let waker = self
+            .awaiter
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    fn drop_ref(ptr: NonNull<Self>) {
+        // SAFETY: the caller owns one reference, so the cell is live.
+        let header = unsafe { ptr.as_ref() };
+        let prev = header.state.fetch_sub(REF, Ordering::AcqRel);
+        if refs(prev) == 1 && prev & HANDLE == 0 {
+            Self::last_ref(ptr, prev - REF);
+        }
+    }
+
+    /// Nothing refers to the cell any more (`state` has no reference and
+    /// no handle). Free it, unless its future is still there: an idle task
+    /// that no one can wake or join. Its future is then dropped by its
+    /// scheduler, on the task's own thread, through a last Runnable that
+    /// finds CLOSED.
+    fn last_ref(ptr: NonNull<Self>, state: usize) {
+        // SAFETY: the caller let go of the last reference, so no one else
+        // can reach the cell: it is ours.
+        let header = unsafe { ptr.as_ref() };
+        if state & CLOSED != 0 {
+            // SAFETY: as above.
+            unsafe { (header.vtable.dealloc)(ptr) };
+        } else {
+            header
+                .state
+                .store(SCHEDULED | CLOSED | REF, Ordering::Release);
+            (header.schedule)(Runnable { ptr }, false);
+        }
+    }
+
+    /// Marks a wake-up from inside the task's own poll; true if it was one.
+    fn woke_itself(ptr: *const ()) -> bool {
+        POLLING.with(|p| {
+            let polling = p.get();
+            let mine = polling & !YIELDED == ptr as usize;
+            if mine {
+                p.set(polling | YIELDED);
+            }
+            mine
+        })
+    }
+
+    /// A wake-up from elsewhere. `owned`: the caller gives up a waker's
+    /// reference, which becomes the new Runnable's if one is made.
+    fn wake_from_outside(ptr: NonNull<Self>, owned: bool) {
+        // SAFETY: the caller holds a waker, so the cell is live.
+        let header = unsafe { ptr.as_ref() };
+        let mut cur = header.state.load(Ordering::Acquire);
+        loop {
+            if cur & (COMPLETED | CLOSED) != 0 {
+                break;
+            }
+            // Already queued or running: only mark it. A store of the same
+            // word still orders this wake-up before the coming poll.
+            let idle = cur & (SCHEDULED | RUNNING) == 0;
+            let new = if idle && !owned {
+                (cur | SCHEDULED) + REF
+            } else {
+                cur | SCHEDULED
+            };
+            match header
+                .state
+                .compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) if idle => return (header.schedule)(Runnable { ptr }, false),
+                Ok(_) => break,
+                Err(actual) => cur = actual,
+            }
+        }
+        if owned {
+            Self::drop_ref(ptr);
+        }
+    }
+
+    unsafe fn clone_waker(ptr: *const ()) -> RawWaker {
+        // SAFETY: the waker being cloned holds a reference.
+        let header = unsafe { &*ptr.cast::<Self>() };
+        let prev = header.state.fetch_add(REF, Ordering::Relaxed);
+        if prev > isize::MAX as usize {
+            // Some billions of wakers leaked: count overflow ahead.
+            std::process::abort();
+        }
+        RawWaker::new(ptr, Self::waker_vtable())
+    }
+
+    unsafe fn wake(ptr: *const ()) {
+        // SAFETY: a waker's pointer is a live cell's header, never null.
+        let p = unsafe { NonNull::new_unchecked(ptr.cast_mut()) }.cast::<Self>();
+        if Self::woke_itself(ptr) {
+            Self::drop_ref(p);
+        } else {
+            Self::wake_from_outside(p, true);
+        }
+    }
+
+    unsafe fn wake_by_ref(ptr: *const ()) {
+        if !Self::woke_itself(ptr) {
+            // SAFETY: as in `wake`.
+            let p = unsafe { NonNull::new_unchecked(ptr.cast_mut()) }.cast::<Self>();
+            Self::wake_from_outside(p, false);
+        }
+    }
+
+    unsafe fn drop_waker(ptr: *const ()) {
+        // SAFETY: as in `wake`; the waker's reference is given up here.
+        Self::drop_ref(unsafe { NonNull::new_unchecked(ptr.cast_mut()) }.cast());
+    }
+}
+
+/// The right to a task's output.
+pub(crate) struct Task<T, M: 'static> {
+    ptr: NonNull<Header<M>>,
+    _output: PhantomData<T>,
+}
+
+// SAFETY: the handle moves the output to whoever holds it, and shares only
+// the (Sync) metadata.
+unsafe impl<T: Send, M: Send + Sync + 'static> Send for Task<T, M> {}
+// SAFETY: `&Task` reads only the state word and the metadata.
+unsafe impl<T, M: Send + Sync + 'static> Sync for Task<T, M> {}
+
+// A handle is a pointer: moving it moves no output.
+impl<T, M: 'static> Unpin for Task<T, M> {}
+
+impl<T, M: 'static> Task<T, M> {
+    fn header(&self) -> &Header<M> {
+        // SAFETY: the HANDLE bit keeps the cell live.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// The task's metadata.
+    pub(crate) fn metadata(&self) -> &M {
+        &self.header().meta
+    }
+
+    /// Whether the task has finished: completed, or cancelled.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.header().state.load(Ordering::Acquire) & (COMPLETED | CLOSED) != 0
+    }
+
+    /// The output once the task completes, or `None` if it was cancelled.
+    /// Must not be polled again after it returned Ready.
+    pub(crate) fn poll_output(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let header = self.header();
+        let mut state = header.state.load(Ordering::Acquire);
+        if state & (COMPLETED | CLOSED) == 0 {
+            {
+                let mut awaiter = header.awaiter.lock().unwrap_or_else(|e| e.into_inner());
+                match &*awaiter {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => *awaiter = Some(cx.waker().clone()),
+                }
+            }
+            // Completion publishes the state before it takes the waker, so
+            // either it sees ours or we see its state.
+            state = header.state.load(Ordering::Acquire);
+            if state & (COMPLETED | CLOSED) == 0 {
+                return Poll::Pending;
+            }
+        }
+        if state & CLOSED != 0 {
+            return Poll::Ready(None);
+        }
+        header.state.fetch_or(CLOSED, Ordering::AcqRel);
+        let mut out: Option<T> = None;
+        // SAFETY: COMPLETED with the handle alive: the output is there and
+        // only we touch it; `out` has the output's type (the cell was made
+        // with `T` as `F::Output`).
+        unsafe { (header.vtable.take_output)(self.ptr, (&mut out as *mut Option<T>).cast()) };
+        Poll::Ready(out)
+    }
+}
+
+impl<T, M: 'static> Drop for Task<T, M> {
+    /// Detaches the task: it runs on, and its output is dropped.
+    fn drop(&mut self) {
+        let header = self.header();
+        let mut cur = header.state.load(Ordering::Acquire);
+        loop {
+            if cur & (COMPLETED | CLOSED) == COMPLETED {
+                // The output is there and ours: drop it while the HANDLE
+                // bit still keeps the cell alive.
+                cur = header.state.fetch_or(CLOSED, Ordering::AcqRel) | CLOSED;
+                // SAFETY: CLOSED is set and we hold the handle, so the
+                // stage is ours alone.
+                unsafe { (header.vtable.drop_stage)(self.ptr) };
+                continue;
+            }
+            let new = cur & !HANDLE;
+            match header
+                .state
+                .compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    if refs(new) == 0 {
+                        Header::last_ref(self.ptr, new);
+                    }
+                    return;
+                }
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod test_support;
+
+#[cfg(all(test, loom))]
+mod loom_tests;
+
+#[cfg(all(test, not(loom)))]
+mod tests;

@@ -1,0 +1,330 @@
+//! The cell's transitions, one thread at a time (the races are in
+//! `loom_tests`).
+
+use std::future::poll_fn;
+use std::marker::PhantomPinned;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Poll, Waker};
+
+use super::test_support::{drain, poll_output, pop, spawn_test};
+use super::*;
+
+fn state<T>(task: &Task<T, super::test_support::Meta>) -> usize {
+    task.header().state.load(Ordering::SeqCst)
+}
+
+#[test]
+fn a_task_runs_to_its_output_and_is_freed_once() {
+    let (queue, freed, mut task) = spawn_test(async { 6 * 7 });
+    assert!(!task.is_finished());
+    assert_eq!(poll_output(&mut task), Poll::Pending);
+    assert_eq!(drain(&queue), 1);
+    assert!(task.is_finished());
+    assert_eq!(freed.load(Ordering::SeqCst), 0, "the handle keeps the cell");
+    assert_eq!(poll_output(&mut task), Poll::Ready(Some(42)));
+    drop(task);
+    assert_eq!(freed.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_yield_requeues_the_task_without_touching_the_state_word() {
+    let mut polls = 0;
+    let (queue, freed, task) = spawn_test(poll_fn(move |cx| {
+        polls += 1;
+        if polls <= 3 {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        } else {
+            Poll::Ready(polls)
+        }
+    }));
+    let (r, yielded) = pop(&queue).unwrap();
+    assert!(!yielded);
+    r.run();
+    // Still RUNNING, one reference (the Runnable's), nothing else set.
+    assert_eq!(state(&task), RUNNING | HANDLE | REF);
+    let (r, yielded) = pop(&queue).unwrap();
+    assert!(yielded, "a wake-up from the task's own poll is a yield");
+    r.run();
+    assert_eq!(state(&task), RUNNING | HANDLE | REF);
+    assert_eq!(drain(&queue), 2);
+    let mut task = task;
+    assert_eq!(poll_output(&mut task), Poll::Ready(Some(4)));
+    drop(task);
+    assert_eq!(freed.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_wake_by_value_from_its_own_poll_is_a_yield_too() {
+    let mut first = true;
+    let (queue, _freed, mut task) = spawn_test(poll_fn(move |cx| {
+        if std::mem::take(&mut first) {
+            // By value, as a resource that took a clone would wake it.
+            #[allow(clippy::waker_clone_wake)]
+            cx.waker().clone().wake();
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    }));
+    pop(&queue).unwrap().0.run();
+    assert_eq!(
+        state(&task),
+        RUNNING | HANDLE | REF,
+        "the clone's reference is gone"
+    );
+    assert!(pop(&queue).unwrap().1);
+    assert_eq!(drain(&queue), 0);
+    // The popped Runnable above was dropped: that cancelled the task.
+    assert_eq!(poll_output(&mut task), Poll::Ready(None));
+}
+
+#[test]
+fn a_wake_up_from_outside_schedules_an_idle_task_once() {
+    let stored: Arc<Mutex<Option<Waker>>> = Arc::default();
+    let s = stored.clone();
+    let done = Arc::new(AtomicBool::new(false));
+    let d = done.clone();
+    let (queue, freed, mut task) = spawn_test(poll_fn(move |cx| {
+        if d.load(Ordering::SeqCst) {
+            return Poll::Ready(7);
+        }
+        *s.lock().unwrap() = Some(cx.waker().clone());
+        Poll::Pending
+    }));
+    assert_eq!(drain(&queue), 1);
+    // Idle: no Runnable, the stored waker's reference only.
+    assert_eq!(state(&task), HANDLE | REF);
+    let waker = stored.lock().unwrap().take().unwrap();
+    waker.wake_by_ref();
+    waker.wake_by_ref();
+    let (r, yielded) = pop(&queue).unwrap();
+    assert!(!yielded);
+    assert!(
+        pop(&queue).is_none(),
+        "a second wake-up of a queued task queues nothing"
+    );
+    assert_eq!(state(&task), SCHEDULED | HANDLE | (2 * REF));
+    done.store(true, Ordering::SeqCst);
+    r.run();
+    assert_eq!(poll_output(&mut task), Poll::Ready(Some(7)));
+    drop(task);
+    assert_eq!(
+        freed.load(Ordering::SeqCst),
+        0,
+        "the waker still refers to the cell"
+    );
+    waker.wake(); // finished: does nothing
+    assert!(pop(&queue).is_none());
+    assert_eq!(freed.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_wake_up_from_another_thread_during_the_poll_polls_again() {
+    let mut polls = 0;
+    let (queue, _freed, mut task) = spawn_test(poll_fn(move |cx| {
+        polls += 1;
+        if polls == 1 {
+            let w = cx.waker().clone();
+            std::thread::spawn(move || w.wake()).join().unwrap();
+            return Poll::Pending;
+        }
+        Poll::Ready(polls)
+    }));
+    pop(&queue).unwrap().0.run();
+    // Woken while running, from elsewhere: SCHEDULED, queued again.
+    assert_eq!(state(&task), SCHEDULED | HANDLE | REF);
+    let (r, yielded) = pop(&queue).unwrap();
+    assert!(yielded, "woken while it ran: behind the queued tasks");
+    r.run();
+    assert_eq!(poll_output(&mut task), Poll::Ready(Some(2)));
+}
+
+/// Records where it is polled and checks, when dropped, that it has not
+/// moved since: a pinned future is dropped in place. It leaves its waker in
+/// `slot` and is ready at its `ready_at`-th poll (never, if 0).
+struct Pinned {
+    at: usize,
+    polls: usize,
+    ready_at: usize,
+    slot: Arc<Mutex<Option<Waker>>>,
+    dropped: Arc<AtomicUsize>,
+    _pin: PhantomPinned,
+}
+
+impl Pinned {
+    fn new(ready_at: usize) -> (Pinned, Arc<Mutex<Option<Waker>>>, Arc<AtomicUsize>) {
+        let slot: Arc<Mutex<Option<Waker>>> = Arc::default();
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let p = Pinned {
+            at: 0,
+            polls: 0,
+            ready_at,
+            slot: slot.clone(),
+            dropped: dropped.clone(),
+            _pin: PhantomPinned,
+        };
+        (p, slot, dropped)
+    }
+}
+
+impl Future for Pinned {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: only plain fields are written; nothing is moved out.
+        let this = unsafe { self.get_unchecked_mut() };
+        this.at = this as *const Pinned as usize;
+        this.polls += 1;
+        if this.polls == this.ready_at {
+            return Poll::Ready(());
+        }
+        *this.slot.lock().unwrap() = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        if self.at != 0 {
+            assert_eq!(
+                self.at, self as *const Pinned as usize,
+                "a pinned future moved"
+            );
+        }
+        self.dropped.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn dropping_the_runnable_cancels_and_drops_the_future_in_place() {
+    let (future, slot, dropped) = Pinned::new(0);
+    let (queue, freed, mut task) = spawn_test(future);
+    assert_eq!(drain(&queue), 1);
+    slot.lock().unwrap().take().unwrap().wake();
+    drop(pop(&queue).unwrap()); // cancels
+    assert_eq!(dropped.load(Ordering::SeqCst), 1);
+    assert_eq!(poll_output(&mut task), Poll::Ready(None));
+    assert!(task.is_finished());
+    drop(task);
+    assert_eq!(freed.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_future_is_dropped_in_place_when_it_completes() {
+    let (future, slot, dropped) = Pinned::new(2);
+    let (queue, _freed, mut task) = spawn_test(future);
+    drain(&queue);
+    slot.lock().unwrap().take().unwrap().wake();
+    assert_eq!(drain(&queue), 1);
+    assert_eq!(dropped.load(Ordering::SeqCst), 1);
+    assert_eq!(poll_output(&mut task), Poll::Ready(Some(())));
+}
+
+#[test]
+fn a_panicking_destructor_is_caught_and_the_task_still_ends() {
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("boom in drop");
+        }
+    }
+    let bomb = Bomb;
+    let (queue, freed, mut task) = spawn_test(poll_fn(move |_cx| {
+        let _keep = &bomb;
+        Poll::<()>::Pending
+    }));
+    let (r, _) = pop(&queue).unwrap();
+    drop(r); // cancels: the future's drop panics, and is caught
+    assert_eq!(poll_output(&mut task), Poll::Ready(None));
+    drop(task);
+    assert_eq!(freed.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_detached_task_runs_on_and_its_output_is_dropped() {
+    struct Out(Arc<AtomicUsize>);
+    impl Drop for Out {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let outs = Arc::new(AtomicUsize::new(0));
+    let o = outs.clone();
+    let (queue, freed, task) = spawn_test(async move { Out(o) });
+    drop(task);
+    assert_eq!(
+        freed.load(Ordering::SeqCst),
+        0,
+        "the Runnable keeps the cell"
+    );
+    assert_eq!(drain(&queue), 1);
+    assert_eq!(
+        outs.load(Ordering::SeqCst),
+        1,
+        "no handle: the output is dropped"
+    );
+    assert_eq!(freed.load(Ordering::SeqCst), 1);
+
+    // Detached after completing: the handle's drop drops the output.
+    let outs = Arc::new(AtomicUsize::new(0));
+    let o = outs.clone();
+    let (queue, freed, task) = spawn_test(async move { Out(o) });
+    drain(&queue);
+    assert_eq!(outs.load(Ordering::SeqCst), 0);
+    drop(task);
+    assert_eq!(outs.load(Ordering::SeqCst), 1);
+    assert_eq!(freed.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn an_orphaned_task_has_its_future_dropped_by_its_scheduler() {
+    let (future, slot, dropped) = Pinned::new(0);
+    let (queue, freed, task) = spawn_test(future);
+    drop(task);
+    assert_eq!(drain(&queue), 1);
+    // Idle, no handle: the stored waker is the last reference. Dropping
+    // it leaves a task no one can wake or join, so it is queued once more,
+    // closed, for its scheduler to drop its future.
+    drop(slot.lock().unwrap().take());
+    assert_eq!(dropped.load(Ordering::SeqCst), 0);
+    let (r, _) = pop(&queue).unwrap();
+    r.run();
+    assert_eq!(dropped.load(Ordering::SeqCst), 1);
+    assert_eq!(freed.load(Ordering::SeqCst), 1);
+    assert!(pop(&queue).is_none());
+}
+
+#[test]
+fn the_handle_is_woken_when_the_task_completes() {
+    struct Flag(AtomicBool);
+    impl std::task::Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let flag = Arc::new(Flag(AtomicBool::new(false)));
+    let waker = Waker::from(flag.clone());
+    let (queue, _freed, mut task) = spawn_test(async { 1 });
+    assert_eq!(
+        task.poll_output(&mut Context::from_waker(&waker)),
+        Poll::Pending
+    );
+    assert!(!flag.0.load(Ordering::SeqCst));
+    drain(&queue);
+    assert!(flag.0.load(Ordering::SeqCst));
+    assert_eq!(poll_output(&mut task), Poll::Ready(Some(1)));
+}
+
+#[test]
+fn a_runnable_goes_through_raw_and_back() {
+    let (queue, _freed, mut task) = spawn_test(async { 5 });
+    let (r, _) = pop(&queue).unwrap();
+    let waker = r.waker();
+    let raw = r.into_raw();
+    // SAFETY: `raw` came from `into_raw` just above, and comes back once.
+    let r = unsafe { Runnable::<super::test_support::Meta>::from_raw(raw) };
+    r.run();
+    assert_eq!(poll_output(&mut task), Poll::Ready(Some(5)));
+    drop(waker);
+}
