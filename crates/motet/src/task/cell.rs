@@ -14,10 +14,8 @@
 //! # The state word
 //!
 //! ```text
-//! bit 0  SCHEDULED  woken: a Runnable exists (queued), or must be made
-//!                   again when the running poll ends
-//! bit 1  RUNNING    the Runnable is being polled, or is queued to go on
-//!                   after yielding (see below)
+//! bit 0  RUNNABLE   a Runnable exists: queued, or being polled
+//! bit 1  WOKEN      woken while RUNNABLE: poll again before going idle
 //! bit 2  COMPLETED  the future returned Ready; its output is in the cell
 //! bit 3  CLOSED     no more polls: cancelled, or the output is gone
 //! bit 4  HANDLE     the Task handle exists
@@ -29,30 +27,38 @@
 //! schedules, who drops the future, who drops the output and who frees the
 //! cell. The cell is freed when no reference and no handle is left.
 //!
-//! # Yielding without atomics
+//! # Few atomics per switch
 //!
 //! A locked read-modify-write costs 6-8 ns on this VM when stores are
-//! pending, as they are right after a coroutine switch, and a task that
-//! yields through its waker pays three of them: the wake, the end of the
-//! poll, the start of the next. So the cell notices a wake-up that comes
-//! from inside the task's own poll, on the polling thread (a thread-local
-//! names the cell being polled): that is a yield, and the task goes back on
-//! its scheduler's queue still RUNNING, without touching the state word. The
-//! next run finds RUNNING set and polls at once. This covers
-//! `task::yield_now`, the budget's forced yields and every green thread's
-//! `yield_now`. A wake-up from anywhere else sets SCHEDULED as usual; the
-//! task's next ordinary poll end sees it. Queues hand a Runnable between
-//! threads with their own synchronization, so a stolen yielded task is
-//! polled with everything its last poll wrote in view.
+//! pending, as they are right after a coroutine switch; `async-task`, which
+//! motet used before, pays three per wake-up (the wake, the start of the
+//! poll, its end). This cell pays two, and a yield none:
+//!
+//! - **A wake-up of an idle task** sets RUNNABLE and takes the new
+//!   Runnable's reference in one operation, and queues it. The run that
+//!   follows polls at once: the queue that handed the Runnable over (a
+//!   thread's own queue, or a lock or a steal between threads) already
+//!   orders the wake-up before the poll. Only a task woken again while
+//!   queued (WOKEN set) has the run clear that bit first, so that the poll
+//!   covers those wake-ups too.
+//! - **The end of a poll** is one operation: WOKEN -> clear it and queue the
+//!   task again; otherwise clear RUNNABLE and drop the Runnable's reference.
+//! - **A yield**: the cell notices a wake-up that comes from inside the
+//!   task's own poll, on the polling thread (a thread-local names the cell
+//!   being polled). The task goes back on its scheduler's queue still
+//!   RUNNABLE, without touching the state word. This covers
+//!   `task::yield_now`, the budget's forced yields and every green thread's
+//!   `yield_now`.
 //!
 //! # Rejected alternatives
 //!
 //! - *`async-task`* (which motet used before): sound and compact, but a
-//!   yield costs three atomic operations, and it keeps the scheduling
-//!   closure's state in every cell.
+//!   wake-up costs three atomic operations and a yield as many.
 //! - *A separate reference count*: a wake-up of an idle task both sets
-//!   SCHEDULED and takes a reference for the new Runnable; in one word that
+//!   RUNNABLE and takes a reference for the new Runnable; in one word that
 //!   is one operation.
+//! - *Clearing WOKEN at every run*: one more atomic operation per poll, to
+//!   spare the rare task woken twice before it ran a second poll.
 
 use std::cell::Cell as StdCell;
 use std::future::Future;
@@ -67,8 +73,8 @@ use crate::loom::atomic::{AtomicUsize, Ordering};
 use crate::loom::cell::UnsafeCell;
 use crate::loom::Mutex;
 
-const SCHEDULED: usize = 1 << 0;
-const RUNNING: usize = 1 << 1;
+const RUNNABLE: usize = 1 << 0;
+const WOKEN: usize = 1 << 1;
 const COMPLETED: usize = 1 << 2;
 const CLOSED: usize = 1 << 3;
 const HANDLE: usize = 1 << 4;
@@ -262,7 +268,7 @@ where
 {
     let mut cell = Box::new(TaskCell::<F, M> {
         header: Header {
-            state: AtomicUsize::new(SCHEDULED | HANDLE | REF),
+            state: AtomicUsize::new(RUNNABLE | HANDLE | REF),
             vtable: &TaskCell::<F, M>::VTABLE,
             schedule,
             awaiter: Mutex::new(None),
@@ -330,13 +336,10 @@ impl<M: 'static> Runnable<M> {
         let ptr = ManuallyDrop::new(self).ptr;
         // SAFETY: our reference keeps the cell live until we give it away.
         let header = unsafe { ptr.as_ref() };
-        let mut state = header.state.load(Ordering::Acquire);
-        if state & RUNNING == 0 {
-            // SCHEDULED -> RUNNING (a yielded task is RUNNING already).
-            state = header
-                .state
-                .fetch_xor(SCHEDULED | RUNNING, Ordering::AcqRel)
-                ^ (SCHEDULED | RUNNING);
+        let state = header.state.load(Ordering::Acquire);
+        if state & WOKEN != 0 {
+            // Woken again while queued: this poll covers those wake-ups.
+            header.state.fetch_and(!WOKEN, Ordering::AcqRel);
         }
         if state & CLOSED != 0 {
             // Scheduled only to drop an orphan's future (see `last_ref`).
@@ -357,7 +360,7 @@ impl<M: 'static> Runnable<M> {
         if ready {
             Header::complete(ptr);
         } else if polled & YIELDED != 0 {
-            // It woke itself: a yield. Still RUNNING, and queued again.
+            // It woke itself: a yield. Still RUNNABLE, and queued again.
             (header.schedule)(Runnable { ptr }, true);
         } else {
             Header::end_poll(ptr);
@@ -384,24 +387,23 @@ impl<M: 'static> Header<M> {
         &Self::WAKER
     }
 
-    /// The Runnable's poll returned Pending: RUNNING -> idle, dropping the
-    /// Runnable's reference, or -> SCHEDULED and queued again if a wake-up
-    /// came meanwhile.
+    /// The Runnable's poll returned Pending: idle, dropping the Runnable's
+    /// reference, or queued again if a wake-up came meanwhile (WOKEN).
     fn end_poll(ptr: NonNull<Self>) {
         // SAFETY: we hold the Runnable's reference.
         let header = unsafe { ptr.as_ref() };
         let mut cur = header.state.load(Ordering::Acquire);
         loop {
-            let new = if cur & SCHEDULED != 0 {
-                cur & !RUNNING
+            let new = if cur & WOKEN != 0 {
+                cur & !WOKEN
             } else {
-                (cur & !RUNNING) - REF
+                (cur & !RUNNABLE) - REF
             };
             match header
                 .state
                 .compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire)
             {
-                Ok(_) if cur & SCHEDULED != 0 => return (header.schedule)(Runnable { ptr }, true),
+                Ok(_) if cur & WOKEN != 0 => return (header.schedule)(Runnable { ptr }, true),
                 Ok(_) => {
                     if refs(new) == 0 && new & HANDLE == 0 {
                         Self::last_ref(ptr, new);
@@ -420,7 +422,7 @@ impl<M: 'static> Header<M> {
         let header = unsafe { ptr.as_ref() };
         let mut cur = header.state.load(Ordering::Acquire);
         let new = loop {
-            let mut new = (cur & !(SCHEDULED | RUNNING)) | COMPLETED;
+            let mut new = (cur & !(RUNNABLE | WOKEN)) | COMPLETED;
             if cur & HANDLE == 0 {
                 // Nobody will take the output.
                 new |= CLOSED;
@@ -451,7 +453,7 @@ impl<M: 'static> Header<M> {
         unsafe { (header.vtable.drop_stage)(ptr) };
         let mut cur = header.state.load(Ordering::Acquire);
         let new = loop {
-            let new = (cur & !(SCHEDULED | RUNNING)) | CLOSED;
+            let new = (cur & !(RUNNABLE | WOKEN)) | CLOSED;
             match header
                 .state
                 .compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire)
@@ -501,7 +503,7 @@ impl<M: 'static> Header<M> {
         } else {
             header
                 .state
-                .store(SCHEDULED | CLOSED | REF, Ordering::Release);
+                .store(RUNNABLE | CLOSED | REF, Ordering::Release);
             (header.schedule)(Runnable { ptr }, false);
         }
     }
@@ -528,13 +530,15 @@ impl<M: 'static> Header<M> {
             if cur & (COMPLETED | CLOSED) != 0 {
                 break;
             }
-            // Already queued or running: only mark it. A store of the same
-            // word still orders this wake-up before the coming poll.
-            let idle = cur & (SCHEDULED | RUNNING) == 0;
-            let new = if idle && !owned {
-                (cur | SCHEDULED) + REF
-            } else {
-                cur | SCHEDULED
+            // Idle: make it RUNNABLE, with a reference for the Runnable (the
+            // waker's own, if it gives one up). Already RUNNABLE: mark it
+            // WOKEN (if it is already, the same word is stored, which still
+            // orders this wake-up before the poll's end).
+            let idle = cur & RUNNABLE == 0;
+            let new = match (idle, owned) {
+                (true, false) => (cur | RUNNABLE) + REF,
+                (true, true) => cur | RUNNABLE,
+                (false, _) => cur | WOKEN,
             };
             match header
                 .state

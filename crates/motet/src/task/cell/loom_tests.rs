@@ -164,3 +164,45 @@ fn a_waker_dropped_elsewhere_racing_completion_frees_once() {
         assert_eq!(freed.load(Ordering::SeqCst), 1);
     });
 }
+
+#[test]
+fn a_wake_up_of_a_queued_task_is_not_lost() {
+    // This thread wakes the idle task (queueing it); the other thread's
+    // wake-up may find it queued (it marks it WOKEN), polling, or idle again.
+    loom::model(|| {
+        let flags = [
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        ];
+        let slots: [Arc<Mutex<Option<Waker>>>; 2] = [Arc::default(), Arc::default()];
+        let (f, s) = (flags.clone(), slots.clone());
+        let (queue, freed, mut task) = spawn_test(poll_fn(move |cx| {
+            for s in &s {
+                *s.lock().unwrap() = Some(cx.waker().clone());
+            }
+            if f.iter().all(|f| f.load(Ordering::Acquire)) {
+                Poll::Ready(9)
+            } else {
+                Poll::Pending
+            }
+        }));
+        drain(&queue); // idle, its waker in both slots
+        let t = setter(flags[1].clone(), slots[1].clone());
+        flags[0].store(true, Ordering::Release);
+        let w = slots[0].lock().unwrap().take();
+        w.unwrap().wake();
+        drain(&queue);
+        t.join().unwrap();
+        drain(&queue);
+        assert_eq!(
+            poll_output(&mut task),
+            Poll::Ready(Some(9)),
+            "a wake-up was lost"
+        );
+        drop(task);
+        for s in &slots {
+            drop(s.lock().unwrap().take());
+        }
+        assert_eq!(freed.load(Ordering::SeqCst), 1);
+    });
+}

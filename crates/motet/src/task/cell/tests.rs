@@ -42,12 +42,12 @@ fn a_yield_requeues_the_task_without_touching_the_state_word() {
     let (r, yielded) = pop(&queue).unwrap();
     assert!(!yielded);
     r.run();
-    // Still RUNNING, one reference (the Runnable's), nothing else set.
-    assert_eq!(state(&task), RUNNING | HANDLE | REF);
+    // Still RUNNABLE, one reference (the Runnable's), nothing else set.
+    assert_eq!(state(&task), RUNNABLE | HANDLE | REF);
     let (r, yielded) = pop(&queue).unwrap();
     assert!(yielded, "a wake-up from the task's own poll is a yield");
     r.run();
-    assert_eq!(state(&task), RUNNING | HANDLE | REF);
+    assert_eq!(state(&task), RUNNABLE | HANDLE | REF);
     assert_eq!(drain(&queue), 2);
     let mut task = task;
     assert_eq!(poll_output(&mut task), Poll::Ready(Some(4)));
@@ -71,7 +71,7 @@ fn a_wake_by_value_from_its_own_poll_is_a_yield_too() {
     pop(&queue).unwrap().0.run();
     assert_eq!(
         state(&task),
-        RUNNING | HANDLE | REF,
+        RUNNABLE | HANDLE | REF,
         "the clone's reference is gone"
     );
     assert!(pop(&queue).unwrap().1);
@@ -105,7 +105,7 @@ fn a_wake_up_from_outside_schedules_an_idle_task_once() {
         pop(&queue).is_none(),
         "a second wake-up of a queued task queues nothing"
     );
-    assert_eq!(state(&task), SCHEDULED | HANDLE | (2 * REF));
+    assert_eq!(state(&task), RUNNABLE | WOKEN | HANDLE | (2 * REF));
     done.store(true, Ordering::SeqCst);
     r.run();
     assert_eq!(poll_output(&mut task), Poll::Ready(Some(7)));
@@ -133,8 +133,8 @@ fn a_wake_up_from_another_thread_during_the_poll_polls_again() {
         Poll::Ready(polls)
     }));
     pop(&queue).unwrap().0.run();
-    // Woken while running, from elsewhere: SCHEDULED, queued again.
-    assert_eq!(state(&task), SCHEDULED | HANDLE | REF);
+    // Woken while it ran, from elsewhere: queued again, WOKEN cleared.
+    assert_eq!(state(&task), RUNNABLE | HANDLE | REF);
     let (r, yielded) = pop(&queue).unwrap();
     assert!(yielded, "woken while it ran: behind the queued tasks");
     r.run();
