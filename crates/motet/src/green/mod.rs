@@ -121,6 +121,12 @@
 //! BENCHMARKS.md). A green thread that wraps a blocking call in a
 //! function of its own pays for that frame at every switch.
 //!
+//! The other cost was atomic operations: a locked read-modify-write costs
+//! 6-8 ns here right after a switch, and a yield through an ordinary task
+//! cell pays three. motet's task cell sees that a yield is the task waking
+//! itself from inside its own poll and queues it again without one, which
+//! took the switch to 48-49 ns (4.9x the raw switch).
+//!
 //! # Panics
 //!
 //! A panic inside a green thread is caught at the bottom of its own stack,

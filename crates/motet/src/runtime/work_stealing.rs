@@ -88,7 +88,7 @@
 //! 1. The dropping thread sets the `closing` flag, closes the registry (new
 //!    spawns are cancelled at once) and wakes every registered task: pinned
 //!    ones land in their home's inbox, the rest in the injector. A task in
-//!    the middle of a poll is rescheduled by `async-task` when its poll ends.
+//!    the middle of a poll is queued again by its cell when its poll ends.
 //! 2. It unparks every worker. A closing worker runs nothing: it drops every
 //!    task it pops, from its LIFO slot, pinned FIFO, inbox, queue and the
 //!    injector (dropping a runnable cancels its task, so its `JoinHandle`
