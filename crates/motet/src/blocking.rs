@@ -157,9 +157,10 @@ impl BlockingPool {
     }
 }
 
-/// A blocking call's schedule function. Its future never waits, so this
-/// runs only if the call is woken before it ran (an abort): the runnable
-/// goes back to the pool its runtime shares.
+/// A blocking call's schedule function. Its future never waits and no
+/// waker of it is kept (it is not in the registry), so the cell has no
+/// reason to call this; were it called, the runnable would go back to the
+/// pool its runtime shares.
 fn schedule(runnable: Runnable, _yielded: bool) {
     let sched = runnable.metadata().sched.clone();
     sched.blocking().inner.push(runnable, &sched);

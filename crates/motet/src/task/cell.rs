@@ -232,7 +232,8 @@ impl<F: Future, M: 'static> TaskCell<F, M> {
 }
 
 /// Makes a task: a cell holding the future that `build` makes from the
-/// task's metadata (as it will live in the cell), scheduled once.
+/// task's metadata (as it will live in the cell). Returns its Runnable,
+/// which the caller queues, and its handle.
 pub(crate) fn spawn<F, M, B>(
     meta: M,
     schedule: ScheduleFn<M>,
@@ -353,8 +354,10 @@ impl<M: 'static> Runnable<M> {
         let waker = ManuallyDrop::new(unsafe { Waker::from_raw(raw) });
         let mut cx = Context::from_waker(&waker);
         let outer = POLLING.with(|p| p.replace(ptr.as_ptr() as usize));
+        let unwinding = Unwinding { ptr, outer };
         // SAFETY: we hold the Runnable, so the stage is ours to poll.
         let ready = unsafe { (header.vtable.poll)(ptr, &mut cx) };
+        std::mem::forget(unwinding);
         let polled = POLLING.with(|p| p.replace(outer));
 
         if ready {
@@ -365,6 +368,21 @@ impl<M: 'static> Runnable<M> {
         } else {
             Header::end_poll(ptr);
         }
+    }
+}
+
+/// Armed around a poll: if the future panics out of it (motet's task
+/// futures catch their panics, so only a bare future can), the thread's
+/// [`POLLING`] is restored and the task is cancelled, its future dropped.
+struct Unwinding<M: 'static> {
+    ptr: NonNull<Header<M>>,
+    outer: usize,
+}
+
+impl<M: 'static> Drop for Unwinding<M> {
+    fn drop(&mut self) {
+        POLLING.with(|p| p.set(self.outer));
+        Header::cancel(self.ptr);
     }
 }
 

@@ -12,7 +12,8 @@ use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
 
-use super::test_support::{drain, poll_output, pop, spawn_test};
+use super::test_support::{drain, poll_output, pop, spawn_test, Meta};
+use super::Task;
 use crate::loom::block_on;
 
 /// A future that is ready once `flag` is set, and otherwise leaves its
@@ -52,26 +53,37 @@ fn setter(flag: Arc<AtomicBool>, slot: Arc<Mutex<Option<Waker>>>) -> thread::Joi
     })
 }
 
+/// Checks that the task ended with its output (no wake-up lost), then
+/// drops the handle and the wakers left in `slots`: the cell is freed once.
+fn ended_and_freed(
+    mut task: Task<u32, Meta>,
+    slots: &[Arc<Mutex<Option<Waker>>>],
+    freed: &AtomicUsize,
+) {
+    assert_eq!(
+        poll_output(&mut task),
+        Poll::Ready(Some(9)),
+        "a wake-up was lost"
+    );
+    drop(task);
+    for s in slots {
+        drop(s.lock().unwrap().take());
+    }
+    assert_eq!(freed.load(Ordering::SeqCst), 1);
+}
+
 fn no_lost_wake_up(yield_first: bool) {
     loom::model(move || {
         let flag = Arc::new(AtomicBool::new(false));
         let slot: Arc<Mutex<Option<Waker>>> = Arc::default();
-        let (queue, freed, mut task) =
-            spawn_test(flag_future(flag.clone(), slot.clone(), yield_first));
+        let (queue, freed, task) = spawn_test(flag_future(flag.clone(), slot.clone(), yield_first));
         let t = setter(flag, slot.clone());
         // Polls racing the setter (with a yield first, two of them), then
         // whatever the setter scheduled.
         drain(&queue);
         t.join().unwrap();
         drain(&queue);
-        assert_eq!(
-            poll_output(&mut task),
-            Poll::Ready(Some(9)),
-            "a wake-up was lost"
-        );
-        drop(task);
-        drop(slot.lock().unwrap().take());
-        assert_eq!(freed.load(Ordering::SeqCst), 1);
+        ended_and_freed(task, &[slot], &freed);
     });
 }
 
@@ -176,7 +188,7 @@ fn a_wake_up_of_a_queued_task_is_not_lost() {
         ];
         let slots: [Arc<Mutex<Option<Waker>>>; 2] = [Arc::default(), Arc::default()];
         let (f, s) = (flags.clone(), slots.clone());
-        let (queue, freed, mut task) = spawn_test(poll_fn(move |cx| {
+        let (queue, freed, task) = spawn_test(poll_fn(move |cx| {
             for s in &s {
                 *s.lock().unwrap() = Some(cx.waker().clone());
             }
@@ -194,15 +206,6 @@ fn a_wake_up_of_a_queued_task_is_not_lost() {
         drain(&queue);
         t.join().unwrap();
         drain(&queue);
-        assert_eq!(
-            poll_output(&mut task),
-            Poll::Ready(Some(9)),
-            "a wake-up was lost"
-        );
-        drop(task);
-        for s in &slots {
-            drop(s.lock().unwrap().take());
-        }
-        assert_eq!(freed.load(Ordering::SeqCst), 1);
+        ended_and_freed(task, &slots, &freed);
     });
 }

@@ -328,3 +328,25 @@ fn a_runnable_goes_through_raw_and_back() {
     assert_eq!(poll_output(&mut task), Poll::Ready(Some(5)));
     drop(waker);
 }
+
+#[test]
+fn a_panic_out_of_a_poll_cancels_the_task_and_leaves_the_thread_clean() {
+    let (queue, freed, mut task) =
+        spawn_test(poll_fn(|_cx| -> Poll<u32> { panic!("boom in poll") }));
+    let (r, _) = pop(&queue).unwrap();
+    assert!(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| r.run())).is_err());
+    assert_eq!(poll_output(&mut task), Poll::Ready(None));
+    drop(task);
+    assert_eq!(freed.load(Ordering::SeqCst), 1);
+
+    // This thread polls nothing now: a wake-up here is from outside.
+    let stored: Arc<Mutex<Option<Waker>>> = Arc::default();
+    let s = stored.clone();
+    let (queue, _freed, _task) = spawn_test(poll_fn(move |cx| -> Poll<()> {
+        *s.lock().unwrap() = Some(cx.waker().clone());
+        Poll::Pending
+    }));
+    drain(&queue);
+    stored.lock().unwrap().take().unwrap().wake();
+    assert!(pop(&queue).is_some(), "the wake-up queued the task");
+}
