@@ -5,7 +5,8 @@
 //! early: its deadline is rounded up to the next millisecond, and it fires
 //! at the first driver wake-up at or after that. How late it fires depends
 //! on how busy the thread is: a loop that is running tasks looks at its
-//! timers every `event_interval` polls.
+//! timers every `event_interval` polls, or up to 16 times less often while
+//! its looks find nothing due.
 //!
 //! ```
 //! use std::time::{Duration, Instant};

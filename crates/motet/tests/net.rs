@@ -666,3 +666,46 @@ fn sockets_are_send_and_sync() {
     check::<UnixListener>();
     check::<UnixStream>();
 }
+
+#[test]
+fn a_busy_event_loop_still_serves_a_socket() {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    run(async {
+        // Tasks that keep the loop from ever running dry: it sees the
+        // socket only through its busy looks at the driver.
+        let stop = Arc::new(AtomicBool::new(false));
+        let busy: Vec<_> = (0..4)
+            .map(|_| {
+                let stop = stop.clone();
+                spawn(async move {
+                    while !stop.load(Ordering::Relaxed) {
+                        motet::task::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // The client is a plain OS thread, so nothing on the loop wakes
+        // for it but the socket.
+        let client = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(10));
+            let mut c = std::net::TcpStream::connect(addr).unwrap();
+            c.write_all(b"hello").unwrap();
+            let mut back = [0u8; 5];
+            c.read_exact(&mut back).unwrap();
+            back
+        });
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 5];
+        s.read_exact(&mut buf).await.unwrap();
+        s.write_all(&buf).await.unwrap();
+        stop.store(true, Ordering::Relaxed);
+        for h in busy {
+            h.await.unwrap();
+        }
+        assert_eq!(&client.join().unwrap(), b"hello");
+    });
+}

@@ -231,3 +231,83 @@ fn sleep_from_an_entered_os_thread_wakes_it() {
     });
     assert!(t.join().unwrap() >= Duration::from_millis(30));
 }
+
+/// Tasks that yield until `stop` is set: a thread that is never idle, so
+/// only its busy looks at the driver can fire timers or see sockets.
+fn keep_busy(
+    n: usize,
+) -> (
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    Vec<motet::task::JoinHandle<u64>>,
+) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let handles = (0..n)
+        .map(|_| {
+            let stop = stop.clone();
+            motet::task::spawn(async move {
+                let mut yields = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    motet::task::yield_now().await;
+                    yields += 1;
+                }
+                yields
+            })
+        })
+        .collect();
+    (stop, handles)
+}
+
+fn timer_fires_while_busy(rt: Runtime) {
+    rt.block_on(async {
+        let (stop, busy) = keep_busy(4);
+        // Long enough that the busy looks, spaced out because they find
+        // nothing, come many times before the timer is due.
+        let sleeper = motet::task::spawn(async {
+            let start = Instant::now();
+            motet::time::sleep(Duration::from_millis(20)).await;
+            start.elapsed()
+        });
+        let slept = sleeper.await.unwrap();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut yields = 0;
+        for h in busy {
+            yields += h.await.unwrap();
+        }
+        assert!(slept >= Duration::from_millis(20), "fired early: {slept:?}");
+        assert!(yields > 1000, "the busy tasks barely ran ({yields} yields)");
+    });
+}
+
+/// Runs `f` on its own thread; a hang there fails the test after a minute
+/// instead of hanging the suite (the code under test is what fires timers,
+/// so a timer cannot bound it).
+fn within_a_minute(f: impl FnOnce() + Send + 'static) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let t = std::thread::spawn(move || {
+        f();
+        let _ = tx.send(());
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(()) => t.join().unwrap(),
+        // The thread panicked: its panic is the failure to show.
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            std::panic::resume_unwind(t.join().unwrap_err())
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("a busy runtime never fired its timer")
+        }
+    }
+}
+
+#[test]
+fn a_timer_fires_on_an_event_loop_that_never_runs_dry() {
+    within_a_minute(|| timer_fires_while_busy(rt()));
+}
+
+#[test]
+fn a_timer_fires_on_workers_that_never_run_dry() {
+    within_a_minute(|| {
+        timer_fires_while_busy(Runtime::builder().work_stealing(2).build().unwrap())
+    });
+}

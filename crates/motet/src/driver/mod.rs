@@ -68,11 +68,12 @@ impl DriverGuard<'_> {
     /// Blocks until an I/O event, the earliest timer, `timeout`, or
     /// [`Driver::unpark`], then wakes every task made ready.
     /// `Some(Duration::ZERO)` only collects what is ready now.
-    pub(crate) fn park(mut self, timeout: Option<Duration>) {
+    /// Returns whether it woke anything (a task waiting on I/O or a timer).
+    pub(crate) fn park(mut self, timeout: Option<Duration>) -> bool {
         let driver = self.driver;
         let st = &mut *self.state;
         if driver.is_shut_down() {
-            return;
+            return false;
         }
         let timeout = driver.park_timeout(timeout);
         if let Err(e) = st.poll.poll(&mut st.events, timeout) {
@@ -99,6 +100,7 @@ impl DriverGuard<'_> {
         // thread can park here at once.
         let mut wake = std::mem::take(&mut st.wake);
         drop(self);
+        let woke = !wake.is_empty();
         for w in wake.drain(..) {
             w.wake();
         }
@@ -108,6 +110,7 @@ impl DriverGuard<'_> {
                 st.wake = wake;
             }
         }
+        woke
     }
 }
 
@@ -211,13 +214,13 @@ impl Driver {
     /// Blocks until an I/O event, the earliest timer, `timeout`, or
     /// [`unpark`](Self::unpark), then wakes every task made ready.
     /// `Some(Duration::ZERO)` only collects what is ready now.
-    pub(crate) fn park(&self, timeout: Option<Duration>) {
+    pub(crate) fn park(&self, timeout: Option<Duration>) -> bool {
         let state = self.poll.lock().unwrap_or_else(|e| e.into_inner());
         DriverGuard {
             driver: self,
             state,
         }
-        .park(timeout);
+        .park(timeout)
     }
 
     /// The poll lock, if no other thread holds it: the right to park here.
@@ -235,10 +238,10 @@ impl Driver {
 
     /// Collects ready I/O and due timers without blocking, unless another
     /// thread holds the poll lock (it is parked here and will do it).
-    pub(crate) fn try_park_now(&self) {
-        if let Some(guard) = self.try_lock() {
-            guard.park(Some(Duration::ZERO));
-        }
+    /// Returns whether it woke anything.
+    pub(crate) fn try_park_now(&self) -> bool {
+        self.try_lock()
+            .is_some_and(|guard| guard.park(Some(Duration::ZERO)))
     }
 
     /// Decides how long `epoll_wait` may block and publishes it for

@@ -20,7 +20,8 @@
 //! loop {
 //!     if the block_on future was woken: poll it; return if ready
 //!     run queued tasks, FIFO, until the queue is empty
-//!         (every event_interval polls: look at the driver without blocking)
+//!         (every event_interval polls, spaced out while looks find nothing:
+//!          look at the driver without blocking)
 //!     if nothing is runnable: sleep in the driver until I/O, a timer or a wake-up
 //! }
 //! ```
@@ -70,6 +71,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
+use super::pace::Pace;
 use super::per_core::Group;
 use super::registry::Registry;
 use super::sleeper::Sleeper;
@@ -296,9 +298,9 @@ pub(crate) fn block_on<F: Future>(local: &Rc<Local>, future: F) -> F::Output {
     let waker = Waker::from(main.clone());
     let mut cx = Context::from_waker(&waker);
     let mut future = pin!(future);
-    let interval = shared.event_interval;
-    // Polls since the driver was last consulted.
-    let mut since_io = 0u32;
+    let pace = Pace::new(shared.event_interval);
+    // Time for a look at the driver (see `pace`).
+    let mut look = false;
 
     loop {
         if main.woken.swap(false, Ordering::SeqCst) {
@@ -306,24 +308,22 @@ pub(crate) fn block_on<F: Future>(local: &Rc<Local>, future: F) -> F::Output {
             if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
                 return out;
             }
-            since_io += 1;
+            look = pace.tick();
         }
 
-        while let Some(runnable) = local.pop() {
+        while !look {
+            let Some(runnable) = local.pop() else { break };
             let meta = runnable.metadata();
             let scope = local.poll_scope(meta.id, meta.location);
             crate::coop::with_budget(|| runnable.run());
             drop(scope);
-            since_io += 1;
-            if since_io >= interval {
-                break;
-            }
+            look = pace.tick();
         }
 
-        if since_io >= interval {
+        if look {
             // Busy: give I/O and timers a turn without blocking.
-            since_io = 0;
-            shared.driver.park(Some(Duration::ZERO));
+            look = false;
+            pace.looked(shared.driver.park(Some(Duration::ZERO)));
             continue;
         }
         if main.woken.load(Ordering::SeqCst) || !local.queue.borrow().is_empty() {
@@ -335,7 +335,8 @@ pub(crate) fn block_on<F: Future>(local: &Rc<Local>, future: F) -> F::Output {
             shared.driver.park(None);
             shared.sleeper.woke();
         }
-        since_io = 0;
+        // Ran dry: a fresh start for the spacing.
+        pace.looked(true);
     }
 }
 

@@ -111,6 +111,7 @@ use crossbeam_utils::CachePadded;
 use super::event_loop::Parts;
 use super::idle::Idle;
 use super::lifo::LifoSlot;
+use super::pace::Pace;
 use super::parker::{DriverSlot, Parker};
 use super::registry::Registry;
 use super::stall::{PollScope, Probe};
@@ -219,6 +220,8 @@ pub(crate) struct Core {
     inbox_active: Cell<bool>,
     probe: Option<Arc<Probe>>,
     tick: Cell<u32>,
+    /// When this worker, busy, looks at the driver.
+    pace: Pace,
     rng: Cell<u64>,
 }
 
@@ -270,6 +273,7 @@ pub(crate) fn start(
         let spawned = thread::Builder::new()
             .name(format!("motet-worker-{index}"))
             .spawn(move || {
+                let pace = Pace::new(shared2.event_interval);
                 let core = Rc::new(Core {
                     shared: shared2,
                     index,
@@ -280,6 +284,7 @@ pub(crate) fn start(
                     inbox_active: Cell::new(false),
                     probe,
                     tick: Cell::new(0),
+                    pace,
                     rng: Cell::new(
                         0x9E37_79B9_7F4A_7C15
                             ^ (index as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
@@ -437,9 +442,10 @@ impl Core {
         while !self.shared.closing.load(Ordering::Acquire) {
             let tick = self.tick.get().wrapping_add(1);
             self.tick.set(tick);
-            if tick % self.shared.event_interval == 0 {
-                // Busy: give I/O and timers a turn if nobody sleeps in the driver.
-                self.shared.driver.try_park_now();
+            if self.pace.tick() {
+                // Busy: give I/O and timers a turn if nobody sleeps in the
+                // driver (see `pace` for the spacing).
+                self.pace.looked(self.shared.driver.try_park_now());
             }
             if let Some(task) = self.next_task(tick).or_else(|| self.search()) {
                 self.run_task(task);
@@ -449,6 +455,8 @@ impl Core {
                 continue;
             }
             self.park();
+            // Ran dry: a fresh start for the spacing.
+            self.pace.looked(true);
         }
         self.drop_tasks_until_none_left();
     }
