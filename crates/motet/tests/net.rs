@@ -698,7 +698,7 @@ fn a_busy_event_loop_still_serves_a_socket() {
             c.read_exact(&mut back).unwrap();
             back
         });
-        let (mut s, _) = listener.accept().await.unwrap();
+        let (s, _) = listener.accept().await.unwrap();
         let mut buf = [0u8; 5];
         s.read_exact(&mut buf).await.unwrap();
         s.write_all(&buf).await.unwrap();
