@@ -22,10 +22,11 @@
 //! bits 5..          references: the Runnable and each waker
 //! ```
 //!
-//! Every transition is one atomic read-modify-write on this word, so a
-//! wake-up from any thread, a poll, a cancellation and a join agree on who
-//! schedules, who drops the future, who drops the output and who frees the
-//! cell. The cell is freed when no reference and no handle is left.
+//! Transitions are atomic read-modify-writes on this word (a yield
+//! excepted, below), so a wake-up from any thread, a poll, a cancellation
+//! and a join agree on who schedules, who drops the future, who drops the
+//! output and who frees the cell. The cell is freed when no reference and
+//! no handle is left.
 //!
 //! # Few atomics per switch
 //!
@@ -57,8 +58,9 @@
 //! - *A separate reference count*: a wake-up of an idle task both sets
 //!   RUNNABLE and takes a reference for the new Runnable; in one word that
 //!   is one operation.
-//! - *Clearing WOKEN at every run*: one more atomic operation per poll, to
-//!   spare the rare task woken twice before it ran a second poll.
+//! - *Clearing WOKEN with an atomic operation at every run*: one more per
+//!   poll, for the rare task woken again while queued. The run reads the
+//!   word and clears WOKEN only when it is set.
 
 use std::cell::Cell as StdCell;
 use std::future::Future;
