@@ -6,6 +6,9 @@
 //! Every wait is bounded by `motet::time::timeout`, so a lost wake-up fails
 //! the test with a message instead of hanging it. No test asserts timing.
 
+#[path = "common/busy.rs"]
+mod busy;
+
 use std::future::Future;
 use std::io::{self, ErrorKind};
 use std::net::{Shutdown, SocketAddr};
@@ -670,22 +673,11 @@ fn sockets_are_send_and_sync() {
 #[test]
 fn a_busy_event_loop_still_serves_a_socket() {
     use std::io::{Read, Write};
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
     run(async {
-        // Tasks that keep the loop from ever running dry: it sees the
-        // socket only through its busy looks at the driver.
-        let stop = Arc::new(AtomicBool::new(false));
-        let busy: Vec<_> = (0..4)
-            .map(|_| {
-                let stop = stop.clone();
-                spawn(async move {
-                    while !stop.load(Ordering::Relaxed) {
-                        motet::task::yield_now().await;
-                    }
-                })
-            })
-            .collect();
+        // The loop never runs dry: it sees the socket only through its busy
+        // looks at the driver.
+        let (stop, busy) = busy::keep_busy(4);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         // The client is a plain OS thread, so nothing on the loop wakes

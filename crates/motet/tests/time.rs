@@ -1,5 +1,10 @@
 //! Timers: ordering, cancellation, intervals and timeouts, through a runtime.
 
+#[path = "common/busy.rs"]
+mod busy;
+#[path = "common/contexts.rs"]
+mod contexts;
+
 use std::cell::RefCell;
 use std::future::Future;
 use std::rc::Rc;
@@ -8,6 +13,9 @@ use std::time::{Duration, Instant};
 use motet::runtime::Runtime;
 use motet::task;
 use motet::time::{self, MissedTickBehavior};
+
+use busy::keep_busy;
+use contexts::within;
 
 fn rt() -> Runtime {
     Runtime::builder().event_loop().build().unwrap()
@@ -232,32 +240,6 @@ fn sleep_from_an_entered_os_thread_wakes_it() {
     assert!(t.join().unwrap() >= Duration::from_millis(30));
 }
 
-/// Tasks that yield until `stop` is set: a thread that is never idle, so
-/// only its busy looks at the driver can fire timers or see sockets.
-fn keep_busy(
-    n: usize,
-) -> (
-    std::sync::Arc<std::sync::atomic::AtomicBool>,
-    Vec<motet::task::JoinHandle<u64>>,
-) {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    let stop = std::sync::Arc::new(AtomicBool::new(false));
-    let handles = (0..n)
-        .map(|_| {
-            let stop = stop.clone();
-            motet::task::spawn(async move {
-                let mut yields = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    motet::task::yield_now().await;
-                    yields += 1;
-                }
-                yields
-            })
-        })
-        .collect();
-    (stop, handles)
-}
-
 fn timer_fires_while_busy(rt: Runtime) {
     rt.block_on(async {
         let (stop, busy) = keep_busy(4);
@@ -279,35 +261,15 @@ fn timer_fires_while_busy(rt: Runtime) {
     });
 }
 
-/// Runs `f` on its own thread; a hang there fails the test after a minute
-/// instead of hanging the suite (the code under test is what fires timers,
-/// so a timer cannot bound it).
-fn within_a_minute(f: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let t = std::thread::spawn(move || {
-        f();
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(()) => t.join().unwrap(),
-        // The thread panicked: its panic is the failure to show.
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-            std::panic::resume_unwind(t.join().unwrap_err())
-        }
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-            panic!("a busy runtime never fired its timer")
-        }
-    }
-}
-
 #[test]
 fn a_timer_fires_on_an_event_loop_that_never_runs_dry() {
-    within_a_minute(|| timer_fires_while_busy(rt()));
+    // Bounded by a thread, not a timer: the code under test fires timers.
+    within(60, || timer_fires_while_busy(rt()));
 }
 
 #[test]
 fn a_timer_fires_on_workers_that_never_run_dry() {
-    within_a_minute(|| {
+    within(60, || {
         timer_fires_while_busy(Runtime::builder().work_stealing(2).build().unwrap())
     });
 }

@@ -407,31 +407,32 @@ impl<M: 'static> Header<M> {
         &Self::WAKER
     }
 
+    /// One read-modify-write of the state word: `f` maps the state to the
+    /// next. Returns the state before and after.
+    fn transition(&self, f: impl Fn(usize) -> usize) -> (usize, usize) {
+        let prev = self
+            .state
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| Some(f(s)))
+            .unwrap_or_else(|s| s);
+        (prev, f(prev))
+    }
+
     /// The Runnable's poll returned Pending: idle, dropping the Runnable's
     /// reference, or queued again if a wake-up came meanwhile (WOKEN).
     fn end_poll(ptr: NonNull<Self>) {
         // SAFETY: we hold the Runnable's reference.
         let header = unsafe { ptr.as_ref() };
-        let mut cur = header.state.load(Ordering::Acquire);
-        loop {
-            let new = if cur & WOKEN != 0 {
-                cur & !WOKEN
+        let (prev, new) = header.transition(|s| {
+            if s & WOKEN != 0 {
+                s & !WOKEN
             } else {
-                (cur & !RUNNABLE) - REF
-            };
-            match header
-                .state
-                .compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) if cur & WOKEN != 0 => return (header.schedule)(Runnable { ptr }, true),
-                Ok(_) => {
-                    if refs(new) == 0 && new & HANDLE == 0 {
-                        Self::last_ref(ptr, new);
-                    }
-                    return;
-                }
-                Err(actual) => cur = actual,
+                (s & !RUNNABLE) - REF
             }
+        });
+        if prev & WOKEN != 0 {
+            (header.schedule)(Runnable { ptr }, true);
+        } else if refs(new) == 0 && new & HANDLE == 0 {
+            Self::last_ref(ptr, new);
         }
     }
 
@@ -440,21 +441,15 @@ impl<M: 'static> Header<M> {
     fn complete(ptr: NonNull<Self>) {
         // SAFETY: we hold the Runnable's reference.
         let header = unsafe { ptr.as_ref() };
-        let mut cur = header.state.load(Ordering::Acquire);
-        let new = loop {
-            let mut new = (cur & !(RUNNABLE | WOKEN)) | COMPLETED;
-            if cur & HANDLE == 0 {
-                // Nobody will take the output.
-                new |= CLOSED;
+        let (_, new) = header.transition(|s| {
+            let s = (s & !(RUNNABLE | WOKEN)) | COMPLETED;
+            // With no handle, nobody will take the output.
+            if s & HANDLE == 0 {
+                s | CLOSED
+            } else {
+                s
             }
-            match header
-                .state
-                .compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => break new,
-                Err(actual) => cur = actual,
-            }
-        };
+        });
         if new & HANDLE == 0 {
             // SAFETY: CLOSED with no handle: the stage is ours alone.
             unsafe { (header.vtable.drop_stage)(ptr) };
@@ -471,17 +466,7 @@ impl<M: 'static> Header<M> {
         let header = unsafe { ptr.as_ref() };
         // SAFETY: we hold the Runnable, so the stage is ours.
         unsafe { (header.vtable.drop_stage)(ptr) };
-        let mut cur = header.state.load(Ordering::Acquire);
-        let new = loop {
-            let new = (cur & !(RUNNABLE | WOKEN)) | CLOSED;
-            match header
-                .state
-                .compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => break new,
-                Err(actual) => cur = actual,
-            }
-        };
+        let (_, new) = header.transition(|s| (s & !(RUNNABLE | WOKEN)) | CLOSED);
         if new & HANDLE != 0 {
             header.notify_awaiter();
         }
@@ -545,32 +530,27 @@ impl<M: 'static> Header<M> {
     fn wake_from_outside(ptr: NonNull<Self>, owned: bool) {
         // SAFETY: the caller holds a waker, so the cell is live.
         let header = unsafe { ptr.as_ref() };
-        let mut cur = header.state.load(Ordering::Acquire);
-        loop {
-            if cur & (COMPLETED | CLOSED) != 0 {
-                break;
-            }
-            // Idle: make it RUNNABLE, with a reference for the Runnable (the
-            // waker's own, if it gives one up). Already RUNNABLE: mark it
-            // WOKEN (if it is already, the same word is stored, which still
-            // orders this wake-up before the poll's end).
-            let idle = cur & RUNNABLE == 0;
-            let new = match (idle, owned) {
-                (true, false) => (cur | RUNNABLE) + REF,
-                (true, true) => cur | RUNNABLE,
-                (false, _) => cur | WOKEN,
-            };
-            match header
-                .state
-                .compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) if idle => return (header.schedule)(Runnable { ptr }, false),
-                Ok(_) => break,
-                Err(actual) => cur = actual,
-            }
-        }
-        if owned {
-            Self::drop_ref(ptr);
+        // Finished: nothing to do. Idle: make it RUNNABLE, with a reference
+        // for the Runnable (the waker's own, if it gives one up). Already
+        // RUNNABLE: mark it WOKEN (if it is already, the same word is
+        // stored, which still orders this wake-up before the poll's end).
+        let woken = header
+            .state
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+                if s & (COMPLETED | CLOSED) != 0 {
+                    None
+                } else if s & RUNNABLE != 0 {
+                    Some(s | WOKEN)
+                } else if owned {
+                    Some(s | RUNNABLE)
+                } else {
+                    Some((s | RUNNABLE) + REF)
+                }
+            });
+        match woken {
+            Ok(prev) if prev & RUNNABLE == 0 => (header.schedule)(Runnable { ptr }, false),
+            _ if owned => Self::drop_ref(ptr),
+            _ => {}
         }
     }
 
@@ -677,29 +657,27 @@ impl<T, M: 'static> Drop for Task<T, M> {
     /// Detaches the task: it runs on, and its output is dropped.
     fn drop(&mut self) {
         let header = self.header();
-        let mut cur = header.state.load(Ordering::Acquire);
         loop {
-            if cur & (COMPLETED | CLOSED) == COMPLETED {
-                // The output is there and ours: drop it while the HANDLE
-                // bit still keeps the cell alive.
-                cur = header.state.fetch_or(CLOSED, Ordering::AcqRel) | CLOSED;
-                // SAFETY: CLOSED is set and we hold the handle, so the
-                // stage is ours alone.
-                unsafe { (header.vtable.drop_stage)(self.ptr) };
-                continue;
-            }
-            let new = cur & !HANDLE;
-            match header
+            // Clear HANDLE, unless the output is there and ours: then drop
+            // it first, while the HANDLE bit still keeps the cell alive.
+            let detached = header
                 .state
-                .compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => {
-                    if refs(new) == 0 {
-                        Header::last_ref(self.ptr, new);
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+                    (s & (COMPLETED | CLOSED) != COMPLETED).then_some(s & !HANDLE)
+                });
+            match detached {
+                Ok(prev) => {
+                    if refs(prev) == 0 {
+                        Header::last_ref(self.ptr, prev & !HANDLE);
                     }
                     return;
                 }
-                Err(actual) => cur = actual,
+                Err(_) => {
+                    header.state.fetch_or(CLOSED, Ordering::AcqRel);
+                    // SAFETY: CLOSED is set and we hold the handle, so the
+                    // stage is ours alone.
+                    unsafe { (header.vtable.drop_stage)(self.ptr) };
+                }
             }
         }
     }
