@@ -1,6 +1,6 @@
 //! The `may` peer, in the binary: stackful coroutines spawned with
-//! `may::go!` on may's own work-stealing scheduler (`set_workers(2)`, as
-//! the peer figures were measured), channels from `may::sync::mpsc`
+//! `may::go!` on may's own work-stealing scheduler (one worker per core
+//! the process may run on: two here, as the peer figures were measured), channels from `may::sync::mpsc`
 //! (unbounded: may has no bounded channel), one-shots as one-message mpsc
 //! channels, `may::coroutine::yield_now`.
 //!
@@ -17,8 +17,12 @@ use may::sync::{mpmc, mpsc};
 use super::thread_unit::ThreadModel;
 use crate::workloads::Workload;
 
-/// may's worker threads, as in the peer figures.
-const WORKERS: usize = 2;
+/// may's worker threads: one per core this process may run on (its
+/// affinity mask, so `taskset` sets it), as motet's and tokio's parallel
+/// models choose theirs.
+fn workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
 
 /// may, configured once per process.
 pub struct May;
@@ -45,7 +49,7 @@ impl ThreadModel for May {
     const FAN_CHANNEL: &'static str = "may::sync::mpmc (unbounded)";
 
     fn start() -> io::Result<Self> {
-        may::config().set_workers(WORKERS);
+        may::config().set_workers(workers());
         // A panicking coroutine (may panics when it cannot map a stack)
         // ends the run at once: past the map limit may otherwise limps on,
         // or hangs once an allocation fails, until the lab's timeout.
@@ -62,7 +66,7 @@ impl ThreadModel for May {
     }
 
     fn threads(&self) -> usize {
-        WORKERS
+        workers()
     }
 
     fn run<T: Send + 'static>(&self, root: impl FnOnce() -> T + Send + 'static) -> T {
