@@ -22,8 +22,13 @@
 //! - **A worker starts searching** only while fewer than half the workers
 //!   search (bounded spinning).
 //! - **A searcher finds work**: it stops searching, and if it was the last
-//!   searcher it wakes another worker to take over the search (work tends to
-//!   come in bursts).
+//!   searcher and, after a `SeqCst` fence, more work is in sight, it wakes
+//!   another worker to take over the search. The look is the parking
+//!   re-check's, for the same reason: a producer that saw this worker
+//!   still searching woke nobody. Without work in sight the wake-up would
+//!   only put a system call in front of the task just found (a green
+//!   thread delivered home through its worker's inbox, say); work pushed
+//!   later finds nobody searching and wakes a worker itself.
 //! - **A worker parks**: it records itself as parked (unparked - 1, and
 //!   searching - 1 if it searched), then, after a `SeqCst` fence, checks every
 //!   queue once more; if it sees work it takes itself off the list again.
@@ -96,9 +101,14 @@ impl Idle {
     }
 
     /// Stops searching; true if this was the last searcher (the caller
-    /// then wakes another, see the module docs).
+    /// then looks for work once more and, if it sees any, wakes another;
+    /// see the module docs).
     pub(crate) fn stop_searching(&self) -> bool {
-        searching(self.state.fetch_sub(SEARCH_ONE, SeqCst)) == 1
+        let last = searching(self.state.fetch_sub(SEARCH_ONE, SeqCst)) == 1;
+        if last {
+            fence(SeqCst);
+        }
+        last
     }
 
     /// Records `index` as parked. The caller must then re-check every queue
@@ -193,6 +203,34 @@ mod loom_tests {
             assert!(
                 saw_work || notified.is_some(),
                 "work queued and every worker asleep"
+            );
+        });
+    }
+
+    #[test]
+    fn last_searcher_that_finds_work_sees_the_rest_or_someone_is_woken() {
+        loom::model(|| {
+            let idle = Arc::new(Idle::new(2));
+            idle.park(1, false); // worker 1 is asleep
+            assert!(idle.start_searching()); // worker 0 searches
+            let queue = Arc::new(AtomicUsize::new(0));
+            let (i2, q2) = (idle.clone(), queue.clone());
+            let producer = loom::thread::spawn(move || {
+                q2.fetch_add(1, SeqCst);
+                i2.worker_to_notify()
+            });
+            // Worker 0 found a task of its own (its inbox): it stops
+            // searching and hands the search over only if it sees work.
+            let handed_over = idle.stop_searching() && queue.load(SeqCst) != 0;
+            let handed_over = handed_over && idle.worker_to_notify().is_some();
+            let notified = producer.join().unwrap();
+            assert!(
+                handed_over || notified.is_some(),
+                "work queued, its only searcher gone, nobody woken"
+            );
+            assert!(
+                !(handed_over && notified.is_some()),
+                "one push woke two workers"
             );
         });
     }

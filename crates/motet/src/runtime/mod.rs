@@ -53,6 +53,7 @@
 
 pub(crate) mod context;
 pub(crate) mod event_loop;
+mod home_spin;
 mod idle;
 mod lifo;
 mod pace;

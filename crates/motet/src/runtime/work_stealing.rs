@@ -109,6 +109,7 @@ use crossbeam_deque::{Injector, Steal, Stealer, Worker as Queue};
 use crossbeam_utils::CachePadded;
 
 use super::event_loop::Parts;
+use super::home_spin::HomeSpin;
 use super::idle::Idle;
 use super::lifo::LifoSlot;
 use super::pace::Pace;
@@ -124,10 +125,6 @@ use crate::task::{Runnable, NO_HOME};
 const MAX_LIFO_POLLS: u32 = 3;
 /// Ticks between two looks at the injector ahead of the local queue.
 const INJECTOR_INTERVAL: u32 = 31;
-/// How long a worker whose pinned tasks were lately woken by other threads
-/// spins for the next such wake-up before parking (see
-/// [`Core::spin_for_home_wakeups`]).
-const HOME_SPIN: Duration = Duration::from_micros(30);
 /// How long a thief with nothing else to do waits for a victim to move on
 /// before taking its LIFO task. A few microseconds: long against one poll of
 /// a well-behaved task, short against a stall.
@@ -218,6 +215,8 @@ pub(crate) struct Core {
     searching: Cell<bool>,
     /// The inbox delivered wake-ups since this worker last went idle.
     inbox_active: Cell<bool>,
+    /// How long to spin for the next one (see `home_spin`).
+    home_spin: HomeSpin,
     probe: Option<Arc<Probe>>,
     tick: Cell<u32>,
     /// When this worker, busy, looks at the driver.
@@ -282,6 +281,7 @@ pub(crate) fn start(
                     pinned: RefCell::new(VecDeque::new()),
                     searching: Cell::new(false),
                     inbox_active: Cell::new(false),
+                    home_spin: HomeSpin::new(),
                     probe,
                     tick: Cell::new(0),
                     pace,
@@ -451,10 +451,21 @@ impl Core {
                 self.run_task(task);
                 continue;
             }
-            if self.spin_for_home_wakeups() {
-                continue;
+            // Idle. A worker whose pinned tasks were woken from other
+            // threads since it last went idle spins for the next such
+            // wake-up first, and learns how long they take to come.
+            let spin_since = self.inbox_active.replace(false).then(Instant::now);
+            if let Some(since) = spin_since {
+                if self.spin_for_home_wakeups(since) {
+                    continue;
+                }
             }
             self.park();
+            if let Some(since) = spin_since {
+                if !self.shared.inboxes[self.index].is_empty() {
+                    self.home_spin.waited(since.elapsed());
+                }
+            }
             // Ran dry: a fresh start for the spacing.
             self.pace.looked(true);
         }
@@ -556,6 +567,9 @@ impl Core {
             let polls = shared.counters[victim].polls.load(Ordering::Relaxed);
             let since = Instant::now();
             while since.elapsed() < LIFO_STEAL_WAIT {
+                if !shared.inboxes[self.index].is_empty() {
+                    return None; // this worker's own tasks come first
+                }
                 std::hint::spin_loop();
             }
             if shared.counters[victim].polls.load(Ordering::Relaxed) != polls {
@@ -579,8 +593,16 @@ impl Core {
     }
 
     fn run_task(&self, task: Runnable) {
-        if self.searching.replace(false) && self.shared.idle.stop_searching() {
-            // The last searcher found work: more may follow; hand over.
+        if self.searching.replace(false)
+            && self.shared.idle.stop_searching()
+            && self.shared.has_visible_work()
+        {
+            // The last searcher found work and more is waiting: hand the
+            // search over. (Work pushed while this worker still searched
+            // woke nobody; this look sees it, as a parking worker's
+            // re-check does. Without work in sight a wake-up here would
+            // only put a futex call in front of this task: a green thread
+            // delivered home through the inbox, say.)
             self.shared.notify_parked();
         }
         Counters::bump(&self.shared.counters[self.index].polls);
@@ -593,31 +615,26 @@ impl Core {
         crate::coop::with_budget(|| task.run());
     }
 
-    /// Before parking: if pinned tasks of this worker were lately woken by
-    /// other threads (green threads here exchanging messages with green
-    /// threads homed elsewhere), spin up to [`HOME_SPIN`] for the next
-    /// wake-up. True if work showed up.
+    /// Before parking, on a worker whose pinned tasks were woken by other
+    /// threads since it last went idle (green threads here exchanging
+    /// messages with green threads homed elsewhere): spin for the next
+    /// such wake-up, for as long as `home_spin` says. True if work showed
+    /// up.
     ///
-    /// A pinned task cannot follow its waker to the waker's worker, as an
-    /// unpinned one does through the LIFO slot, so a conversation between
-    /// two workers' green threads crosses cores at every message. Parking
-    /// between two messages would cost each one a futex wake and a sleep
-    /// and wake-up of this thread (20 to 40 µs on this VM, against well
-    /// under a microsecond for the hop itself). Only workers that saw such
-    /// wake-ups since they last went idle spin, so an idle runtime, or one
-    /// whose tasks wait only on I/O and timers, parks at once (spinning on
-    /// every idle turn cost http-hello requests when the load generator
-    /// shared the cores).
-    fn spin_for_home_wakeups(&self) -> bool {
-        if !self.inbox_active.replace(false) {
-            return false;
-        }
+    /// Parking between two such messages would cost each one a futex wake
+    /// and a sleep and wake-up of this thread (20 to 40 µs on the 2-core
+    /// VM, against well under a microsecond for the crossing itself). Only
+    /// these workers spin, so an idle runtime, or one whose tasks wait
+    /// only on I/O and timers, parks at once (spinning on every idle turn
+    /// cost http-hello requests when the load generator shared the cores).
+    fn spin_for_home_wakeups(&self, since: Instant) -> bool {
         let shared = &self.shared;
         let inbox = &shared.inboxes[self.index];
-        let start = Instant::now();
+        let budget = self.home_spin.budget();
         loop {
             for _ in 0..64 {
                 if !inbox.is_empty() {
+                    self.home_spin.waited(since.elapsed());
                     return true;
                 }
                 std::hint::spin_loop();
@@ -625,7 +642,7 @@ impl Core {
             if shared.has_visible_work() {
                 return true;
             }
-            if start.elapsed() >= HOME_SPIN || shared.closing.load(Ordering::Relaxed) {
+            if since.elapsed() >= budget || shared.closing.load(Ordering::Relaxed) {
                 return false;
             }
         }
