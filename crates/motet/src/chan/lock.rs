@@ -20,9 +20,10 @@
 //!   and asked the holder to wake it.
 //!
 //! - **lock**: CAS `0 -> LOCKED` (acquire). On failure: spin (bounded,
-//!   [`SPINS`] rounds of `spin_loop`), then yield ([`YIELDS`] times), then
-//!   sleep: under `sleepers`, set `SLEEPING` (CAS from `LOCKED`) and wait on
-//!   `wakeup` for at most [`SLEEP`]; then start over.
+//!   [`SPINS`] rounds of `spin_loop`, none on one CPU), then yield
+//!   ([`YIELDS`] times), then sleep: under `sleepers`, set `SLEEPING` (CAS
+//!   from `LOCKED`) and wait on `wakeup` for at most [`SLEEP`]; then start
+//!   over.
 //! - **unlock**: if the state reads `LOCKED`, store `0` (release): no
 //!   read-modify-write. Otherwise store `0`, then take `sleepers` and wake
 //!   every sleeper; they race for the lock again.
@@ -116,6 +117,8 @@ mod spin {
 
         #[cold]
         fn lock_contended(&self) {
+            // On one CPU the holder cannot run while we spin: yield at once.
+            let spins = if crate::wait::multi_cpu() { SPINS } else { 0 };
             let mut round = 0u32;
             loop {
                 let s = self.state.load(Ordering::Relaxed);
@@ -130,9 +133,9 @@ mod spin {
                     continue;
                 }
                 round += 1;
-                if round <= SPINS {
+                if round <= spins {
                     std::hint::spin_loop();
-                } else if round <= SPINS + YIELDS {
+                } else if round <= spins + YIELDS {
                     std::thread::yield_now();
                 } else {
                     self.sleep();
