@@ -204,6 +204,15 @@
 //! after every suspension, through non-inlined functions, so it is safe to
 //! migrate).
 //!
+//! What pinning costs is placement. Green threads that message each other
+//! from different workers cross cores at every message, where migratable
+//! ones (and goroutines) move to the worker that woke them. A ring of
+//! 1,000 green threads that stealing spread over 16 workers as they were
+//! spawned crossed at a quarter of its hops and ran 8.6x slower than on
+//! one worker; migratable, it did not slow down
+//! (`examples/ring_crossings.rs`, BENCHMARKS.md). Green threads that talk
+//! mostly among themselves belong on one event loop.
+//!
 //! # Rejected alternatives
 //!
 //! - *A separate scheduler for green threads* (may's, Go's): every flavor
