@@ -334,8 +334,13 @@ impl<M: 'static> Runnable<M> {
     }
 
     /// Polls the task once. It then waits for a wake-up, or is already
-    /// queued again (woken meanwhile, or yielding), or has finished.
-    pub(crate) fn run(self) {
+    /// queued again (woken meanwhile), or has finished, or it yielded: it
+    /// woke itself from its own poll, and comes back here for the caller
+    /// to queue at the back of its own queue (the scheduler that runs a
+    /// task is the one it belongs to, so this skips the schedule function's
+    /// look for the thread's scheduler).
+    #[must_use = "a task that yielded comes back, to be queued again"]
+    pub(crate) fn run(self) -> Option<Runnable<M>> {
         let ptr = ManuallyDrop::new(self).ptr;
         // SAFETY: our reference keeps the cell live until we give it away.
         let header = unsafe { ptr.as_ref() };
@@ -347,7 +352,7 @@ impl<M: 'static> Runnable<M> {
         if state & CLOSED != 0 {
             // Scheduled only to drop an orphan's future (see `last_ref`).
             Header::cancel(ptr);
-            return;
+            return None;
         }
 
         let raw = RawWaker::new(ptr.as_ptr().cast(), Header::<M>::waker_vtable());
@@ -365,11 +370,13 @@ impl<M: 'static> Runnable<M> {
         if ready {
             Header::complete(ptr);
         } else if polled & YIELDED != 0 {
-            // It woke itself: a yield. Still RUNNABLE, and queued again.
-            (header.schedule)(Runnable { ptr }, true);
+            // It woke itself: a yield. Still RUNNABLE, for the caller to
+            // queue again.
+            return Some(Runnable { ptr });
         } else {
             Header::end_poll(ptr);
         }
+        None
     }
 }
 
