@@ -46,8 +46,11 @@
 //!   task again; otherwise clear RUNNABLE and drop the Runnable's reference.
 //! - **A yield**: the cell notices a wake-up that comes from inside the
 //!   task's own poll, on the polling thread (a thread-local names the cell
-//!   being polled). The task goes back on its scheduler's queue still
-//!   RUNNABLE, without touching the state word. This covers
+//!   being polled). `Runnable::run` hands the task back, still RUNNABLE,
+//!   without touching the state word, and the scheduler that ran it queues
+//!   it at the back of its own queue: no look for the thread's scheduler
+//!   either (that look, through the schedule function, was 44 of the
+//!   about 340 instructions of a green switch on an event loop). This covers
 //!   `task::yield_now`, the budget's forced yields and every green thread's
 //!   `yield_now`.
 //!
