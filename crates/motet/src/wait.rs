@@ -110,10 +110,7 @@ pub(crate) fn may_spin() -> bool {
 
 /// Whether this process may run on more than one CPU: its affinity mask
 /// and cgroup quota, as [`std::thread::available_parallelism`] reads them,
-/// once. Go's locks spin only where this holds, for the reason above: a
-/// process under `taskset -c 0` spent 1.2-1.4 µs per message on the lab's
-/// fanout with OS threads, 35 times crossbeam-channel's, spinning while
-/// the thread it waited for could not run.
+/// once. Go's locks spin only where this holds, for the reason above.
 #[inline]
 pub(crate) fn multi_cpu() -> bool {
     /// 0 until read; then the count of CPUs.
@@ -130,6 +127,10 @@ pub(crate) fn multi_cpu() -> bool {
 /// parks: a wake-up that comes within a few microseconds (the other end
 /// of a busy channel) then costs no futex call on either side.
 const SPIN_ROUNDS: u32 = 64;
+
+/// On one CPU, how many times a plain OS thread yields the CPU (checking
+/// its flag after each) before it parks.
+const YIELD_ROUNDS: u32 = 8;
 
 /// Unparks one thread; `notified` absorbs wake-ups that arrive before it parks.
 struct ThreadWaker {
@@ -163,7 +164,13 @@ pub(crate) fn park_on<F: Future>(future: F) -> F::Output {
 
 /// Polls `future` on this thread, parking it between polls, until it
 /// completes (`Some`) or `deadline` passes (`None`). With `spin`, checks
-/// the wake-up flag for a short while (growing pauses) before each park.
+/// the wake-up flag for a short while before each park: spinning with
+/// growing pauses, or, where the process has one CPU, yielding it (the
+/// threads that would wake this one can then run, and often do it before
+/// it parks: the lab's fanout with OS threads under `taskset -c 0` on the
+/// 2-core VM took 36-38 ms with the yields and 124-175 ms parking at once,
+/// crossbeam-channel 49-50 ms; spinning had taken up to 1.4 s on the
+/// 16-core machine's Intel part).
 fn park_until<F: Future>(future: F, deadline: Option<Instant>, spin: bool) -> Option<F::Output> {
     let unparker = WAKER
         .try_with(|w| w.borrow_mut().take())
@@ -182,8 +189,12 @@ fn park_until<F: Future>(future: F, deadline: Option<Instant>, spin: bool) -> Op
         if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
             break Some(out);
         }
-        if spin && multi_cpu() {
-            spin_for(&unparker.notified);
+        if spin {
+            if multi_cpu() {
+                spin_for(&unparker.notified);
+            } else {
+                yield_for(&unparker.notified);
+            }
         }
         // `park` may return spuriously; only a wake-up clears the flag.
         while !unparker.notified.swap(false, Ordering::Acquire) {
@@ -213,6 +224,17 @@ fn spin_for(flag: &AtomicBool) {
             return;
         }
         spin_pause(round);
+    }
+}
+
+/// One CPU: gives it to the other threads a few times, reading the flag
+/// after each, before parking.
+fn yield_for(flag: &AtomicBool) {
+    for _ in 0..YIELD_ROUNDS {
+        if flag.load(Ordering::Relaxed) {
+            return;
+        }
+        thread::yield_now();
     }
 }
 
