@@ -217,9 +217,7 @@ impl Inner {
         loop {
             if let Some(runnable) = st.queue.pop_front() {
                 drop(st);
-                if let Some(runnable) = runnable.run() {
-                    schedule(runnable, true);
-                }
+                runnable.run();
                 st = self.lock();
                 continue;
             }
