@@ -182,20 +182,31 @@ mod loom_tests {
         });
     }
 
-    /// Two workers: one searching when the work appears, then parking as the
-    /// last searcher; the other parked all along. The work is still found.
+    /// Two workers, worker 1 parked and worker 0 searching, and a producer
+    /// thread that pushes work (a count in the returned queue) and asks
+    /// whom to wake (its thread's result).
+    fn a_push_while_one_searches() -> (
+        Arc<Idle>,
+        Arc<AtomicUsize>,
+        loom::thread::JoinHandle<Option<usize>>,
+    ) {
+        let idle = Arc::new(Idle::new(2));
+        idle.park(1, false); // worker 1 is asleep
+        assert!(idle.start_searching()); // worker 0 searches
+        let queue = Arc::new(AtomicUsize::new(0));
+        let (i2, q2) = (idle.clone(), queue.clone());
+        let producer = loom::thread::spawn(move || {
+            q2.fetch_add(1, SeqCst);
+            i2.worker_to_notify()
+        });
+        (idle, queue, producer)
+    }
+
+    /// Worker 0 parks as the last searcher: the work is still found.
     #[test]
     fn last_searcher_rechecks() {
         loom::model(|| {
-            let idle = Arc::new(Idle::new(2));
-            idle.park(1, false); // worker 1 is asleep
-            assert!(idle.start_searching()); // worker 0 searches
-            let queue = Arc::new(AtomicUsize::new(0));
-            let (i2, q2) = (idle.clone(), queue.clone());
-            let producer = loom::thread::spawn(move || {
-                q2.fetch_add(1, SeqCst);
-                i2.worker_to_notify()
-            });
+            let (idle, queue, producer) = a_push_while_one_searches();
             // Worker 0 found nothing, stops searching and parks.
             idle.park(0, true);
             let saw_work = queue.load(SeqCst) != 0;
@@ -210,15 +221,7 @@ mod loom_tests {
     #[test]
     fn last_searcher_that_finds_work_sees_the_rest_or_someone_is_woken() {
         loom::model(|| {
-            let idle = Arc::new(Idle::new(2));
-            idle.park(1, false); // worker 1 is asleep
-            assert!(idle.start_searching()); // worker 0 searches
-            let queue = Arc::new(AtomicUsize::new(0));
-            let (i2, q2) = (idle.clone(), queue.clone());
-            let producer = loom::thread::spawn(move || {
-                q2.fetch_add(1, SeqCst);
-                i2.worker_to_notify()
-            });
+            let (idle, queue, producer) = a_push_while_one_searches();
             // Worker 0 found a task of its own (its inbox): it stops
             // searching and hands the search over only if it sees work.
             let handed_over = idle.stop_searching() && queue.load(SeqCst) != 0;
