@@ -1,8 +1,9 @@
 //! The `may` peer, in the binary: stackful coroutines spawned with
 //! `may::go!` on may's own work-stealing scheduler (one worker per core
-//! the process may run on: two here, as the peer figures were measured), channels from `may::sync::mpsc`
-//! (unbounded: may has no bounded channel), one-shots as one-message mpsc
-//! channels, `may::coroutine::yield_now`.
+//! the process may run on: two here, as the peer figures were measured),
+//! channels from `may::sync::mpsc` (unbounded: may has no bounded
+//! channel), one-shots as one-message mpsc channels,
+//! `may::coroutine::yield_now`.
 //!
 //! may reserves a stack per coroutine with a guard page made by
 //! `mprotect`, so past about 32,700 live coroutines it hits Linux's map
