@@ -4,14 +4,16 @@
 //! another worker, and the workers' parks.
 //!
 //! ```text
-//! taskset -c 0-15 cargo run --release -p motet --example ring_crossings [pinned|migratable] [hops]
+//! taskset -c 0-15 cargo run --release -p motet --example ring_crossings [pinned|here|migratable] [hops]
 //! ```
 //!
 //! A green thread stays on the worker that first ran it (the default: see
 //! the thread-local hazard in `motet::green`), so a ring whose members
 //! were spread by stealing crosses workers wherever two neighbours landed
-//! apart. `migratable` green threads follow their waker instead, as
-//! goroutines do, and never cross.
+//! apart. `here` spawns them with `green::Builder::on_current_worker`, so
+//! they all start on the root's worker and never cross (nor run in
+//! parallel); `migratable` green threads follow their waker instead, as
+//! goroutines do, and never cross either.
 
 use std::time::Instant;
 
@@ -25,11 +27,10 @@ type Token = (u64, usize, u64);
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let migratable = match args.next().as_deref() {
-        None | Some("pinned") => false,
-        Some("migratable") => true,
-        Some(other) => panic!("expected pinned or migratable, got {other}"),
-    };
+    let mode = args.next().unwrap_or_else(|| "pinned".into());
+    if !["pinned", "here", "migratable"].contains(&mode.as_str()) {
+        panic!("expected pinned, here or migratable, got {mode}");
+    }
     let hops: u64 = args.next().map_or(1_000_000, |a| a.parse().expect("hops"));
     let rt = Runtime::builder()
         .work_stealing(0)
@@ -37,14 +38,16 @@ fn main() {
         .expect("runtime");
     let before = rt.stats();
     let (elapsed, crossings) = rt
-        .block_on(async move { green::spawn(move || ring(hops, migratable)).await })
+        .block_on({
+            let mode = mode.clone();
+            async move { green::spawn(move || ring(hops, &mode)).await }
+        })
         .expect("the ring's root failed");
     let after = rt.stats();
     let per_hop = |n: u64| n as f64 / hops as f64;
     println!(
-        "{} green threads on {} workers: {:.0} ns per hop, {:.3} crossings per hop, \
+        "{mode} green threads on {} workers: {:.0} ns per hop, {:.3} crossings per hop, \
          {:.3} parks per hop",
-        if migratable { "migratable" } else { "pinned" },
         after.workers,
         per_hop(elapsed.as_nanos() as u64),
         per_hop(crossings),
@@ -53,7 +56,7 @@ fn main() {
 }
 
 /// Builds the ring, passes the token `hops` times; the time and crossings.
-fn ring(hops: u64, migratable: bool) -> (std::time::Duration, u64) {
+fn ring(hops: u64, mode: &str) -> (std::time::Duration, u64) {
     let (txs, rxs): (Vec<_>, Vec<_>) = (0..UNITS).map(|_| chan::bounded::<Token>(1)).unzip();
     let first = txs[0].clone();
     let units: Vec<_> = rxs
@@ -61,12 +64,12 @@ fn ring(hops: u64, migratable: bool) -> (std::time::Duration, u64) {
         .enumerate()
         .map(|(i, rx)| {
             let next = txs[(i + 1) % UNITS].clone();
-            let builder = if migratable {
+            let builder = match mode {
                 // SAFETY: the unit holds nothing thread-bound across its
                 // blocking calls (no thread-local borrows, no !Send values).
-                unsafe { green::Builder::new().migratable() }
-            } else {
-                green::Builder::new()
+                "migratable" => unsafe { green::Builder::new().migratable() },
+                "here" => green::Builder::new().on_current_worker(),
+                _ => green::Builder::new(),
             };
             builder
                 .spawn(move || {

@@ -554,6 +554,70 @@ fn green_threads_stay_on_their_worker_under_work_stealing() {
 }
 
 #[test]
+fn green_threads_spawned_on_the_current_worker_start_and_stay_there() {
+    // The spawner keeps its worker busy without suspending, so the other
+    // worker, idle, steals what it can. First a control group (default
+    // placement): spin until one of it starts on the other worker, which
+    // shows the other worker stealing. Then a group spawned with
+    // `on_current_worker`, under the same pressure: every one starts and
+    // resumes on the spawner's worker.
+    let rt = Runtime::builder().work_stealing(2).build().unwrap();
+    let (spawner, control_stolen, here) = rt.block_on(async {
+        green::spawn(|| {
+            let spawner = Handle::current_worker().expect("on a worker");
+            let elsewhere = Arc::new(AtomicUsize::new(0));
+            let control: Vec<_> = (0..100)
+                .map(|_| {
+                    let elsewhere = elsewhere.clone();
+                    green::spawn(move || {
+                        if Handle::current_worker() != Some(spawner) {
+                            elsewhere.fetch_add(1, Ordering::SeqCst);
+                        }
+                    })
+                })
+                .collect();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while elsewhere.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
+                std::hint::spin_loop();
+            }
+            let control_stolen = elsewhere.load(Ordering::SeqCst);
+            let here: Vec<_> = (0..100)
+                .map(|_| {
+                    green::Builder::new()
+                        .on_current_worker()
+                        .spawn(|| {
+                            let first = Handle::current_worker();
+                            green::yield_now();
+                            time::blocking_sleep(Duration::from_micros(50));
+                            (first, Handle::current_worker())
+                        })
+                        .unwrap()
+                })
+                .collect();
+            let until = Instant::now() + Duration::from_millis(30);
+            while Instant::now() < until {
+                std::hint::spin_loop();
+            }
+            for h in control {
+                h.join().unwrap();
+            }
+            let here: Vec<_> = here.into_iter().map(|h| h.join().unwrap()).collect();
+            (spawner, control_stolen, here)
+        })
+        .await
+        .unwrap()
+    });
+    assert!(
+        control_stolen > 0,
+        "control: the idle worker never took a default-placed green thread"
+    );
+    for (first, later) in here {
+        assert_eq!(first, Some(spawner), "started on another worker");
+        assert_eq!(later, Some(spawner), "resumed on another worker");
+    }
+}
+
+#[test]
 fn blocking_timeouts_suspend_a_green_thread() {
     // recv_timeout inside a green thread uses the driver's timer and
     // suspends, so another green thread on the same loop keeps running.

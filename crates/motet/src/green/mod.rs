@@ -211,7 +211,10 @@
 //! spawned crossed at a quarter of its hops and ran 8.6x slower than on
 //! one worker; migratable, it did not slow down
 //! (`examples/ring_crossings.rs`, BENCHMARKS.md). Green threads that talk
-//! mostly among themselves belong on one event loop.
+//! mostly among themselves can be kept together: spawned from one green
+//! thread with [`Builder::on_current_worker`], they start on its worker
+//! and stay there (at the price of running on that one worker), or they
+//! can run on one event loop.
 //!
 //! # Rejected alternatives
 //!
@@ -234,7 +237,7 @@ use std::io;
 use std::panic::Location;
 
 use crate::runtime::context;
-use crate::task::{self, JoinHandle};
+use crate::task::{self, JoinHandle, Placement};
 
 pub(crate) use coroutine::{
     in_green_thread, suspend_on, suspend_on_charged, yield_now as yield_in_place,
@@ -295,7 +298,7 @@ where
 pub struct Builder {
     name: Option<String>,
     stack_size: usize,
-    pinned: bool,
+    placement: Placement,
 }
 
 impl Default for Builder {
@@ -315,7 +318,7 @@ impl Builder {
         Builder {
             name: None,
             stack_size: DEFAULT_STACK_SIZE,
-            pinned: true,
+            placement: Placement::Pinned,
         }
     }
 
@@ -368,7 +371,46 @@ impl Builder {
     /// # });
     /// ```
     pub unsafe fn migratable(mut self) -> Builder {
-        self.pinned = false;
+        self.placement = Placement::Free;
+        self
+    }
+
+    /// Starts the green thread on the worker thread that spawns it, and
+    /// keeps it there: on a work-stealing runtime no other worker takes it,
+    /// not even before its first run. For green threads that talk mostly
+    /// to each other (a pipeline, a ring, a request and its helpers):
+    /// spawned from one green thread this way, they share its worker, and
+    /// their messages never cross cores. A ring of 1,000 green threads
+    /// that stealing spread over 16 workers ran 8.6x slower than on one
+    /// worker (BENCHMARKS.md); `examples/ring_crossings.rs` measures how
+    /// many hops cross.
+    ///
+    /// The price is parallelism: they all run on that one worker. Where
+    /// the spawner is not a worker thread (a thread outside the runtime,
+    /// or the one in `block_on`), the green thread starts wherever the
+    /// scheduler puts it; on an event loop and on a per-core runtime's
+    /// core, a spawn starts on the spawner's thread anyway. The green
+    /// thread is pinned: of this and [`migratable`](Self::migratable), the
+    /// one called last decides.
+    ///
+    /// ```
+    /// # let rt = motet::runtime::Runtime::builder().work_stealing(2).build().unwrap();
+    /// # rt.block_on(async {
+    /// use motet::runtime::Handle;
+    /// let parent = motet::green::spawn(|| {
+    ///     let here = Handle::current_worker();
+    ///     let child = motet::green::Builder::new()
+    ///         .on_current_worker()
+    ///         .spawn(Handle::current_worker)
+    ///         .unwrap();
+    ///     (here, child.join().unwrap())
+    /// });
+    /// let (parent_worker, child_worker) = parent.await.unwrap();
+    /// assert_eq!(parent_worker, child_worker);
+    /// # });
+    /// ```
+    pub fn on_current_worker(mut self) -> Builder {
+        self.placement = Placement::Here;
         self
     }
 
@@ -411,7 +453,7 @@ impl Builder {
             Ok(task::spawn_with(
                 sched,
                 name.as_deref(),
-                self.pinned,
+                self.placement,
                 location,
                 move |meta| coroutine::GreenThread::new(f, size, stack, meta.id.as_u64(), label),
             ))

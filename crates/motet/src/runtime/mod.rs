@@ -91,6 +91,23 @@ pub(crate) enum Scheduler {
 }
 
 impl Scheduler {
+    /// Homes a pinned task on the worker this thread runs, if it is a
+    /// worker of the task's work-stealing runtime, before the task is
+    /// first queued; elsewhere does nothing (an event loop's tasks share
+    /// its one thread; a per-core runtime's stay on their core).
+    pub(crate) fn home_on_current_worker(runnable: &Runnable) {
+        context::with_core(|core| {
+            if let Some(CoreRef::Worker(w)) = core {
+                if w.owns(runnable) {
+                    runnable
+                        .metadata()
+                        .home
+                        .store(w.index(), std::sync::atomic::Ordering::Release);
+                }
+            }
+        });
+    }
+
     /// Queues `runnable` on the scheduler its metadata names: straight onto
     /// the local queues when this thread drives that scheduler (no atomics
     /// beyond the queue's own), through its remote path from anywhere else.

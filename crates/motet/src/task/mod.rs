@@ -107,12 +107,26 @@ pub(crate) struct TaskMeta {
     /// ignores it.
     pub(crate) pinned: bool,
     /// For a pinned task on a multi-threaded scheduler: the worker that
-    /// polled it first ([`NO_HOME`] until then). Written once, by that worker.
+    /// polled it first ([`NO_HOME`] until then), or the worker that spawned
+    /// it ([`Placement::Here`]). Written once.
     pub(crate) home: AtomicUsize,
 }
 
 /// A pinned task that has not run yet may still run anywhere.
 pub(crate) const NO_HOME: usize = usize::MAX;
+
+/// Where a spawned task may run.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Placement {
+    /// On any scheduler thread, moving between them (async tasks,
+    /// migratable green threads).
+    Free,
+    /// On the scheduler thread that first polls it (green threads).
+    Pinned,
+    /// Pinned, and on the worker that spawns it from the start, when the
+    /// spawner is a worker of the task's runtime; else as `Pinned`.
+    Here,
+}
 
 pin_project_lite::pin_project! {
     /// A user future as a task runs it: an abort ends it at its next poll,
@@ -202,15 +216,15 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    spawn_with(sched, name, false, Location::caller(), |_| future)
+    spawn_with(sched, name, Placement::Free, Location::caller(), |_| future)
 }
 
 /// Spawns the future that `make` builds from the task's metadata (a green
-/// thread wants its task id), with the given `pinned` flag and location.
+/// thread wants its task id), with the given placement and location.
 pub(crate) fn spawn_with<F, M>(
     sched: &Scheduler,
     name: Option<&str>,
-    pinned: bool,
+    placement: Placement,
     location: &'static Location<'static>,
     make: M,
 ) -> JoinHandle<F::Output>
@@ -221,11 +235,14 @@ where
 {
     let sched = sched.spawn_target();
     let mut meta = TaskMeta::new(Scheduler::clone(&sched), location);
-    meta.pinned = pinned;
+    meta.pinned = placement != Placement::Free;
     let id = meta.id;
     let (runnable, task) = cell::spawn(meta, Scheduler::schedule, |meta| {
         TaskFuture::new(meta, make(meta))
     });
+    if placement == Placement::Here {
+        Scheduler::home_on_current_worker(&runnable);
+    }
     sched.admit(runnable, name);
     JoinHandle::new(task, id)
 }
@@ -422,7 +439,9 @@ impl<'a> Builder<'a> {
         F::Output: Send + 'static,
     {
         let location = Location::caller();
-        context::with_scheduler(|sched| spawn_with(sched, self.name, false, location, |_| future))
+        context::with_scheduler(|sched| {
+            spawn_with(sched, self.name, Placement::Free, location, |_| future)
+        })
     }
 
     /// Like [`crate::task::spawn_local`], with this builder's options.
