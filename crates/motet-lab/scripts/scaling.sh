@@ -4,11 +4,11 @@
 #   crates/motet-lab/scripts/scaling.sh [LAB] [CORES...]
 #
 # LAB is a built lab (default: target/release/motet-lab); CORES the core
-# counts to run on (default: powers of two up to this machine's cores,
-# and the machine's count itself). Each count k runs the lab with its
-# affinity set to cores 0..k-1, so every parallel model (motet's
-# work_stealing and per_core, tokio's multi-thread runtime, may) starts
-# one worker per allowed core. Prints one JSON line per model and
+# counts to run on (default: powers of two up to the cores this shell may
+# run on, and their count itself). Each count k runs the lab with its
+# affinity set to the first k of those cores, so every parallel model
+# (motet's work_stealing and per_core, tokio's multi-thread runtime, may)
+# starts one worker per allowed core. Prints one JSON line per model and
 # workload, each with a "cores" field added, then (on stderr, where
 # python3 is present) a table: a row per workload and model, a column
 # per core count, each cell the median ms of the runs.
@@ -16,7 +16,22 @@ set -euo pipefail
 
 lab=${1:-target/release/motet-lab}
 shift || true
-total=$(nproc --all)
+# The cores this shell may run on, in order (taskset's list; all of them
+# where util-linux is missing).
+allowed=()
+if command -v taskset >/dev/null; then
+    IFS=, read -ra ranges <<<"$(taskset -cp $$ | sed 's/.*: //')"
+    for r in "${ranges[@]}"; do
+        if [[ $r == *-* ]]; then
+            for ((c = ${r%-*}; c <= ${r#*-}; c++)); do allowed+=("$c"); done
+        else
+            allowed+=("$r")
+        fi
+    done
+else
+    for ((c = 0; c < $(nproc); c++)); do allowed+=("$c"); done
+fi
+total=${#allowed[@]}
 if [ $# -gt 0 ]; then
     counts=("$@")
 else
@@ -25,16 +40,22 @@ else
     counts+=("$total")
 fi
 
-# Runs the rest of the line on cores 0..$1-1.
+# Runs the rest of the line on the first $1 allowed cores.
 on_cores() {
     local k=$1
     shift
+    if ((k > total)); then
+        echo "scaling: $k cores asked, $total allowed" >&2
+        return 1
+    fi
+    local list
+    list=$(IFS=,; echo "${allowed[*]:0:k}")
     if command -v taskset >/dev/null; then
-        taskset -c "0-$((k - 1))" "$@"
+        taskset -c "$list" "$@"
     else
         python3 -c 'import os, sys
-os.sched_setaffinity(0, range(int(sys.argv[1])))
-os.execvp(sys.argv[2], sys.argv[2:])' "$k" "$@"
+os.sched_setaffinity(0, [int(c) for c in sys.argv[1].split(",")])
+os.execvp(sys.argv[2], sys.argv[2:])' "$list" "$@"
     fi
 }
 
