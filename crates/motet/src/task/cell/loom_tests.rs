@@ -12,7 +12,7 @@ use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
 
-use super::test_support::{drain, poll_output, pop, spawn_test, Meta};
+use super::test_support::{drain, poll_output, pop, spawn_test, Counted, Meta};
 use super::Task;
 use crate::loom::block_on;
 
@@ -127,16 +127,10 @@ fn a_join_from_another_thread_sees_a_cancellation() {
 
 #[test]
 fn a_detach_racing_completion_drops_the_output_once() {
-    struct Out(Arc<AtomicUsize>);
-    impl Drop for Out {
-        fn drop(&mut self) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
     loom::model(|| {
         let outs = Arc::new(AtomicUsize::new(0));
         let o = outs.clone();
-        let (queue, freed, task) = spawn_test(async move { Out(o) });
+        let (queue, freed, task) = spawn_test(async move { Counted(o) });
         let t = thread::spawn(move || drop(task));
         drain(&queue);
         t.join().unwrap();

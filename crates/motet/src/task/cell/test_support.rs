@@ -24,6 +24,15 @@ impl Drop for Meta {
     }
 }
 
+/// A task output that counts its drops.
+pub(super) struct Counted(pub(super) Arc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 fn schedule(runnable: Runnable<Meta>, yielded: bool) {
     let queue = runnable.metadata().queue.clone();
     queue.lock().unwrap().push_back((runnable, yielded));

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 
-use super::test_support::{drain, poll_output, pop, spawn_test};
+use super::test_support::{drain, poll_output, pop, spawn_test, Counted};
 use super::*;
 
 fn state<T>(task: &Task<T, super::test_support::Meta>) -> usize {
@@ -243,15 +243,9 @@ fn a_panicking_destructor_is_caught_and_the_task_still_ends() {
 
 #[test]
 fn a_detached_task_runs_on_and_its_output_is_dropped() {
-    struct Out(Arc<AtomicUsize>);
-    impl Drop for Out {
-        fn drop(&mut self) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
     let outs = Arc::new(AtomicUsize::new(0));
     let o = outs.clone();
-    let (queue, freed, task) = spawn_test(async move { Out(o) });
+    let (queue, freed, task) = spawn_test(async move { Counted(o) });
     drop(task);
     assert_eq!(
         freed.load(Ordering::SeqCst),
@@ -269,7 +263,7 @@ fn a_detached_task_runs_on_and_its_output_is_dropped() {
     // Detached after completing: the handle's drop drops the output.
     let outs = Arc::new(AtomicUsize::new(0));
     let o = outs.clone();
-    let (queue, freed, task) = spawn_test(async move { Out(o) });
+    let (queue, freed, task) = spawn_test(async move { Counted(o) });
     drain(&queue);
     assert_eq!(outs.load(Ordering::SeqCst), 0);
     drop(task);
