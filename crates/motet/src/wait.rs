@@ -54,8 +54,8 @@ pub fn wait<F: IntoFuture>(future: F) -> F::Output {
     // instead of blocking it. Inlined into the caller, so the green thread
     // suspends in the caller's own frame (see "The cost of a switch" in
     // `green`'s module docs).
-    if crate::green::in_green_thread() {
-        return crate::green::suspend_on(future);
+    if let Some(green) = crate::green::current_green() {
+        return crate::green::suspend_on(green, future);
     }
     wait_on_thread(future)
 }
@@ -66,8 +66,8 @@ pub fn wait<F: IntoFuture>(future: F) -> F::Output {
 #[track_caller]
 #[inline(always)]
 pub(crate) fn wait_charged<F: Future>(future: F) -> F::Output {
-    if crate::green::in_green_thread() {
-        return crate::green::suspend_on_charged(future);
+    if let Some(green) = crate::green::current_green() {
+        return crate::green::suspend_on_charged(green, future);
     }
     wait_on_thread(future)
 }
@@ -266,9 +266,9 @@ pub(crate) fn spin_pause(round: u32) {
 pub fn wait_until<F: IntoFuture>(future: F, deadline: Instant) -> Option<F::Output> {
     let future = future.into_future();
     // On a green thread the deadline becomes a driver timer.
-    if crate::green::in_green_thread() {
+    if let Some(green) = crate::green::current_green() {
         let future = crate::time::timeout_at(deadline, future);
-        return crate::green::suspend_on(future).ok();
+        return crate::green::suspend_on(green, future).ok();
     }
     refuse_on_a_scheduler_thread();
     park_until(future, Some(deadline), true)

@@ -137,40 +137,39 @@ impl<T> Sender<T> {
     /// ```
     #[inline(always)]
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
-        let value = if self.chan.has_queue() || !crate::green::in_green_thread() {
-            match self.send_or_defer(value) {
-                Ok(r) => return r,
-                Err(v) => v,
+        // The lock-free push of a queue channel first: no waker, no future.
+        let value = match self.chan.fast_send(value) {
+            Ok(Ok(())) => {
+                crate::coop::proceed_blocking(crate::coop::CHANNEL_OP);
+                return Ok(());
             }
-        } else {
-            // A green thread on a lock-only channel goes straight to the
-            // future, whose first poll tries and, if it must, waits in one
-            // critical section (a try first would lock twice whenever the
-            // green thread waits).
-            value
+            Ok(Err(e)) => return Err(SendError(e.into_inner())),
+            Err(v) => v,
         };
-        // A green thread waits here, in the caller's own frame (see "The
-        // cost of a switch" in `green`'s module docs). The future charges
-        // the budget itself: the wait adds nothing.
-        crate::green::suspend_on_charged(self.send_async(value))
+        match crate::green::current_green() {
+            // A green thread goes straight to the future, whose first poll
+            // tries under the lock and, if it must, waits in the same
+            // critical section; it waits here, in the caller's own frame
+            // (see "The cost of a switch" in `green`'s module docs). The
+            // future charges the budget itself: the wait adds nothing.
+            Some(green) => crate::green::suspend_on_charged(green, self.send_async(value)),
+            None => self.send_on_thread(value),
+        }
     }
 
-    /// `send` but for a green thread's wait: `Err` hands the value back
-    /// to a green thread that must wait, which [`send`](Self::send) does
-    /// in its caller's frame. An OS thread waits here.
-    #[inline]
-    fn send_or_defer(&self, value: T) -> Result<Result<(), SendError<T>>, T> {
-        // Fast path: no waker, no future.
-        Ok(match self.try_send(value) {
+    /// `send` on a plain OS thread, after the lock-free push: under the
+    /// lock, then (a queue channel) a few retries, then park.
+    #[inline(never)]
+    fn send_on_thread(&self, value: T) -> Result<(), SendError<T>> {
+        match self.try_send_locked(value) {
             Ok(()) => {
                 crate::coop::proceed_blocking(crate::coop::CHANNEL_OP);
                 Ok(())
             }
             Err(TrySendError::Closed(v)) => Err(SendError(v)),
-            Err(TrySendError::Full(v)) if crate::green::in_green_thread() => return Err(v),
             Err(TrySendError::Full(v)) if self.chan.has_queue() => self.send_slow(v),
             Err(TrySendError::Full(v)) => crate::wait::wait(self.send_async(v)),
-        })
+        }
     }
 
     /// `send` on a ring channel that found no room: retry a little (plain
@@ -366,37 +365,32 @@ impl<T> Receiver<T> {
     #[inline(always)]
     pub fn recv(&self) -> Result<T, RecvError> {
         // As in `Sender::send`.
-        if self.chan.has_queue() || !crate::green::in_green_thread() {
-            if let Some(r) = self.recv_or_defer() {
-                return r;
-            }
-        }
-        crate::green::suspend_on_charged(self.recv_async())
-    }
-
-    /// `recv` but for a green thread's wait: `None` tells a green thread
-    /// that it must wait, which [`recv`](Self::recv) does in its caller's
-    /// frame. An OS thread waits here.
-    #[inline]
-    fn recv_or_defer(&self) -> Option<Result<T, RecvError>> {
         if let Some(v) = self.chan.fast_recv() {
             crate::coop::proceed_blocking(crate::coop::CHANNEL_OP);
-            return Some(Ok(v));
+            return Ok(v);
         }
-        if crate::green::in_green_thread() {
-            return None;
+        match crate::green::current_green() {
+            Some(green) => crate::green::suspend_on_charged(green, self.recv_async()),
+            None => self.recv_on_thread(),
         }
+    }
+
+    /// `recv` on a plain OS thread, after the lock-free pop: a queue
+    /// channel retries a little, then waits; another tries under the
+    /// lock, then parks.
+    #[inline(never)]
+    fn recv_on_thread(&self) -> Result<T, RecvError> {
         if self.chan.has_queue() {
-            return Some(self.recv_slow());
+            return self.recv_slow();
         }
-        Some(match self.try_recv_locked() {
+        match self.try_recv_locked() {
             Ok(v) => {
                 crate::coop::proceed_blocking(crate::coop::CHANNEL_OP);
                 Ok(v)
             }
             Err(TryRecvError::Closed) => Err(RecvError),
             Err(TryRecvError::Empty) => crate::wait::wait(self.recv_async()),
-        })
+        }
     }
 
     /// `recv` on a queue channel whose lock-free pop found nothing (or
@@ -744,7 +738,21 @@ impl<T> Future for SendFut<'_, T> {
 }
 
 impl<T> Drop for SendFut<'_, T> {
+    #[inline]
     fn drop(&mut self) {
+        // Small enough to inline: every blocking send drops one of these,
+        // nearly always finished.
+        if self.entry.is_some() {
+            self.withdraw();
+        }
+    }
+}
+
+impl<T> SendFut<'_, T> {
+    /// Dropped while parked: take the offer back.
+    #[cold]
+    #[inline(never)]
+    fn withdraw(&mut self) {
         if let Some(id) = self.entry.take() {
             let v = self.chan.lock().withdraw_offer(id);
             drop(v); // outside the lock: T's destructor may do anything
@@ -831,7 +839,21 @@ impl<T> Future for RecvFut<'_, T> {
 }
 
 impl<T> Drop for RecvFut<'_, T> {
+    #[inline]
     fn drop(&mut self) {
+        // As in `SendFut`'s.
+        if self.entry.is_some() {
+            self.withdraw();
+        }
+    }
+}
+
+impl<T> RecvFut<'_, T> {
+    /// Dropped while waiting: withdraw the interest, and put back a value
+    /// that was handed to it.
+    #[cold]
+    #[inline(never)]
+    fn withdraw(&mut self) {
         if let Some(id) = self.entry.take() {
             let mut w = Wakeups::default();
             let mut st = self.chan.lock();

@@ -75,12 +75,14 @@ impl Signal {
     }
 
     /// Claims the operation for `arm`; false if someone else already did.
+    #[inline]
     fn claim(&self, arm: usize) -> bool {
         self.state
             .compare_exchange(UNCLAIMED, arm, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
     }
 
+    #[inline]
     fn is_claimed(&self) -> bool {
         self.state.load(Ordering::Acquire) != UNCLAIMED
     }
@@ -101,6 +103,7 @@ struct Waiter {
 }
 
 impl Waiter {
+    #[inline]
     fn claim(&self) -> bool {
         match &self.signal {
             None => true,
@@ -108,11 +111,13 @@ impl Waiter {
         }
     }
 
+    #[inline]
     fn is_stale(&self) -> bool {
         matches!(&self.signal, Some((s, _)) if s.is_claimed())
     }
 
     /// Whether this entry belongs to the select whose signal is `me`.
+    #[inline]
     fn is_mine(&self, me: &Arc<Signal>) -> bool {
         matches!(&self.signal, Some((s, _)) if Arc::ptr_eq(s, me))
     }
@@ -685,6 +690,15 @@ impl<T> State<T> {
                 self.refill(wake);
             }
             return Ok(v);
+        }
+        // Nothing buffered and no sender parked (the common case of a
+        // receiver that must wait): answer here, without the call.
+        if self.sendq.is_empty() {
+            return Err(if self.closed {
+                TryRecvError::Closed
+            } else {
+                TryRecvError::Empty
+            });
         }
         self.try_recv_slow(wake)
     }

@@ -138,6 +138,20 @@ pub(crate) fn in_green_thread() -> bool {
     !current().is_null()
 }
 
+/// The green thread the calling code runs on, as read by [`current_green`]:
+/// what the waits below need, so that a blocking call reads the
+/// thread-local once, not once to choose its path and again to wait.
+/// Valid for the resume it was read in (until the next suspension).
+#[derive(Clone, Copy)]
+pub(crate) struct Green(*const Shared);
+
+/// The green thread the calling code runs on, if any.
+#[inline(always)]
+pub(crate) fn current_green() -> Option<Green> {
+    let s = current();
+    (!s.is_null()).then_some(Green(s))
+}
+
 /// The green thread's stack, for measurements.
 pub(crate) fn with_running<R>(f: impl FnOnce(Option<&Running>) -> R) -> R {
     // SAFETY: `running()` is non-null only during the resume of the green
@@ -314,7 +328,8 @@ fn suspend(shared: *const Shared) {
     yielder.suspend(());
 }
 
-/// `wait`'s green-thread case: polls `future` with the green thread's task
+/// `wait`'s green-thread case (`green`: the caller, from
+/// [`current_green`]): polls `future` with the green thread's task
 /// context, suspending the coroutine while it is pending.
 ///
 /// The switching budget: a wait that is ready at once does not switch, so
@@ -324,33 +339,28 @@ fn suspend(shared: *const Shared) {
 /// green thread yields (wakes itself and suspends), going to the back of
 /// the run queue, and resumes with a fresh budget.
 ///
-/// # Panics
-///
-/// If called off a green thread (callers check [`in_green_thread`]).
 #[inline(always)]
-pub(crate) fn suspend_on<F: Future>(future: F) -> F::Output {
-    suspend_on_with(future, crate::coop::OP)
+pub(crate) fn suspend_on<F: Future>(green: Green, future: F) -> F::Output {
+    suspend_on_with(green, future, crate::coop::OP)
 }
 
 /// [`suspend_on`] for a future that charges the budget itself (a channel
 /// operation's): a ready wait adds no charge of its own.
 #[inline(always)]
-pub(crate) fn suspend_on_charged<F: Future>(future: F) -> F::Output {
-    suspend_on_with(future, 0)
+pub(crate) fn suspend_on_charged<F: Future>(green: Green, future: F) -> F::Output {
+    suspend_on_with(green, future, 0)
 }
 
 /// [`suspend_on`], charging `units` for a wait that is ready at once
 /// (forced inline: each caller's `units` is a constant).
 #[inline(always)]
-fn suspend_on_with<F: Future>(future: F, units: u16) -> F::Output {
+fn suspend_on_with<F: Future>(green: Green, future: F, units: u16) -> F::Output {
     let mut future = pin!(future);
+    let mut shared = green.0;
     loop {
-        // Re-read on every turn: after a suspension this may run on another
-        // OS thread (migratable green threads), with another `Context`.
-        let shared = current();
-        assert!(!shared.is_null(), "suspend_on called off a green thread");
-        // SAFETY: BOUNDARY.current points to this green thread's pinned `Shared`
-        // during this resume; its `cx` is the resuming poll's live
+        // SAFETY: `shared` is BOUNDARY.current of this resume (the
+        // caller's, or re-read below after each suspension), this green
+        // thread's pinned `Shared`; its `cx` is the resuming poll's live
         // `Context`, which nothing else uses until the resume returns. The
         // reference does not outlive this turn of the loop (no suspension
         // happens while it is alive).
@@ -365,7 +375,13 @@ fn suspend_on_with<F: Future>(future: F, units: u16) -> F::Output {
                 }
                 return v;
             }
-            Poll::Pending => suspend(shared),
+            Poll::Pending => {
+                suspend(shared);
+                // Re-read after every suspension: this may now run on
+                // another OS thread (migratable green threads), with
+                // another `Context`.
+                shared = current();
+            }
         }
     }
 }

@@ -240,7 +240,7 @@ use crate::runtime::context;
 use crate::task::{self, JoinHandle, Placement};
 
 pub(crate) use coroutine::{
-    in_green_thread, suspend_on, suspend_on_charged, yield_now as yield_in_place,
+    current_green, in_green_thread, suspend_on, suspend_on_charged, yield_now as yield_in_place,
 };
 
 /// The usable stack size of a green thread unless [`Builder::stack_size`]
