@@ -69,6 +69,7 @@ thread_local! {
 pub(crate) fn with_budget<R>(f: impl FnOnce() -> R) -> R {
     struct Restore(Option<u16>);
     impl Drop for Restore {
+        #[inline]
         fn drop(&mut self) {
             let _ = LEFT.try_with(|l| l.set(self.0));
         }

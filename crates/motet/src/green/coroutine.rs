@@ -356,14 +356,17 @@ pub(crate) fn suspend_on_charged<F: Future>(green: Green, future: F) -> F::Outpu
 #[inline(always)]
 fn suspend_on_with<F: Future>(green: Green, future: F, units: u16) -> F::Output {
     let mut future = pin!(future);
-    let mut shared = green.0;
+    // This green thread's own `Shared`, pinned in its task: the same on
+    // every resume, whichever OS thread resumes it (a migratable green
+    // thread may move), so it is read once; the `Context` in it is read on
+    // every turn, since each resume brings its own.
+    let shared = green.0;
     loop {
-        // SAFETY: `shared` is BOUNDARY.current of this resume (the
-        // caller's, or re-read below after each suspension), this green
-        // thread's pinned `Shared`; its `cx` is the resuming poll's live
-        // `Context`, which nothing else uses until the resume returns. The
-        // reference does not outlive this turn of the loop (no suspension
-        // happens while it is alive).
+        // SAFETY: `shared` is BOUNDARY.current of every resume of this
+        // green thread, its pinned `Shared`; its `cx` is the resuming
+        // poll's live `Context`, which nothing else uses until the resume
+        // returns. The reference does not outlive this turn of the loop (no
+        // suspension happens while it is alive).
         let poll = unsafe {
             let cx = &mut *(*shared).cx.get();
             future.as_mut().poll(cx)
@@ -375,13 +378,7 @@ fn suspend_on_with<F: Future>(green: Green, future: F, units: u16) -> F::Output 
                 }
                 return v;
             }
-            Poll::Pending => {
-                suspend(shared);
-                // Re-read after every suspension: this may now run on
-                // another OS thread (migratable green threads), with
-                // another `Context`.
-                shared = current();
-            }
+            Poll::Pending => suspend(shared),
         }
     }
 }

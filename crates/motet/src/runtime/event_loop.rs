@@ -262,6 +262,7 @@ impl Local {
     }
 
     /// Brackets one poll for the stall watchdog and the poll counter.
+    #[inline]
     fn poll_scope(&self, id: TaskId, location: &'static Location<'static>) -> PollScope<'_> {
         let polls = &self.shared.polls;
         polls.store(polls.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
