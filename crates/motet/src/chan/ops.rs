@@ -811,13 +811,17 @@ impl<T> Future for RecvFut<'_, T> {
         }
         let mut st = this.chan.lock();
         if let Some(id) = this.entry {
+            // Woken, nearly always because a value was handed over: look
+            // for it first.
+            if let Some(v) = st.take_delivered(id) {
+                this.entry = None;
+                return Poll::Ready(Ok(v));
+            }
             if !st.is_closed() && st.refresh_interest(id, cx.waker()) {
                 return Poll::Pending;
             }
             this.entry = None;
-            if let Some(v) = st.withdraw_interest(id) {
-                return Poll::Ready(Ok(v));
-            }
+            st.withdraw_interest(id);
         }
         let mut w = Wakeups::default();
         let r = match st.try_recv(&mut w) {

@@ -803,6 +803,13 @@ impl<T> State<T> {
             self.recvq.remove(pos);
             return None;
         }
+        self.take_delivered(id)
+    }
+
+    /// The value handed to interest `id`, if one was (the interest is then
+    /// gone from `recvq`).
+    #[inline]
+    pub(crate) fn take_delivered(&mut self, id: u64) -> Option<T> {
         let pos = self.delivered.iter().position(|(i, _)| *i == id)?;
         Some(self.delivered.swap_remove(pos).1)
     }

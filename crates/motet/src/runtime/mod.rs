@@ -126,11 +126,20 @@ impl Scheduler {
             _ => Some(runnable),
         });
         if let Some(runnable) = back {
-            match runnable.metadata().sched.clone() {
-                Scheduler::EventLoop(s) => s.push_remote(runnable),
-                Scheduler::WorkStealing(s) => s.schedule_remote(runnable),
-                Scheduler::PerCore(_) => unreachable!("tasks belong to a core, not to the group"),
-            }
+            Self::schedule_remote(runnable);
+        }
+    }
+
+    /// `schedule` from a thread that does not drive the task's scheduler.
+    /// Out of line: the local case above is the one every message between
+    /// units on one thread takes.
+    #[cold]
+    #[inline(never)]
+    fn schedule_remote(runnable: Runnable) {
+        match runnable.metadata().sched.clone() {
+            Scheduler::EventLoop(s) => s.push_remote(runnable),
+            Scheduler::WorkStealing(s) => s.schedule_remote(runnable),
+            Scheduler::PerCore(_) => unreachable!("tasks belong to a core, not to the group"),
         }
     }
 
