@@ -685,22 +685,10 @@ impl<T> Future for SendFut<'_, T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        if this.entry.is_none() {
-            // A first try charges the cooperative budget (`coop.rs`), or
-            // yields if it is spent; a send already waiting in the channel
-            // may have completed, and must report it.
-            ready!(crate::coop::poll_proceed_with(cx, crate::coop::CHANNEL_OP));
-            let value = this
-                .value
-                .take()
-                .expect("SendFut polled after it completed");
-            match this.chan.fast_send(value) {
-                Ok(r) => return Poll::Ready(r.map_err(|e| SendError(e.into_inner()))),
-                Err(v) => this.value = Some(v),
-            }
-        }
-        let mut st = this.chan.lock();
         if let Some(id) = this.entry {
+            // Parked: a send already waiting in the channel may have
+            // completed, and must report it.
+            let mut st = this.chan.lock();
             if st.send_closed() {
                 this.entry = None;
                 return Poll::Ready(match st.withdraw_offer(id) {
@@ -714,10 +702,18 @@ impl<T> Future for SendFut<'_, T> {
             this.entry = None;
             return Poll::Ready(Ok(()));
         }
+        // A first try charges the cooperative budget (`coop.rs`), or yields
+        // if it is spent.
+        ready!(crate::coop::poll_proceed_with(cx, crate::coop::CHANNEL_OP));
         let value = this
             .value
             .take()
             .expect("SendFut polled after it completed");
+        let value = match this.chan.fast_send(value) {
+            Ok(r) => return Poll::Ready(r.map_err(|e| SendError(e.into_inner()))),
+            Err(v) => v,
+        };
+        let mut st = this.chan.lock();
         let mut w = Wakeups::default();
         let r = match st.try_send(value, &mut w) {
             Ok(()) => Poll::Ready(Ok(())),
