@@ -217,7 +217,9 @@ impl Inner {
         loop {
             if let Some(runnable) = st.queue.pop_front() {
                 drop(st);
-                runnable.run();
+                if let Some(runnable) = runnable.run() {
+                    schedule(runnable, true);
+                }
                 st = self.lock();
                 continue;
             }

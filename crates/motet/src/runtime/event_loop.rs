@@ -316,8 +316,11 @@ pub(crate) fn block_on<F: Future>(local: &Rc<Local>, future: F) -> F::Output {
             let Some(runnable) = local.pop() else { break };
             let meta = runnable.metadata();
             let scope = local.poll_scope(meta.id, meta.location);
-            crate::coop::with_budget(|| runnable.run());
+            let yielded = crate::coop::with_budget(|| runnable.run());
             drop(scope);
+            if let Some(runnable) = yielded {
+                local.push_local(runnable);
+            }
             look = pace.tick();
         }
 

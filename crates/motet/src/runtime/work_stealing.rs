@@ -611,8 +611,13 @@ impl Core {
             // First poll: this worker becomes the task's home.
             meta.home.store(self.index, Ordering::Release);
         }
-        let _scope = PollScope::begin(self.probe.as_deref(), meta.id, meta.location);
-        crate::coop::with_budget(|| task.run());
+        let scope = PollScope::begin(self.probe.as_deref(), meta.id, meta.location);
+        let yielded = crate::coop::with_budget(|| task.run());
+        drop(scope);
+        if let Some(task) = yielded {
+            // It ran here, so this is its home if it has one.
+            self.push_back(task);
+        }
     }
 
     /// Before parking, on a worker whose pinned tasks were woken by other

@@ -61,11 +61,19 @@ pub(super) fn pop(queue: &Queue) -> Option<(Runnable<Meta>, bool)> {
     queue.lock().unwrap().pop_front()
 }
 
+/// Runs `r` once; a task that yielded goes to the back of `queue`,
+/// marked as a yield, as a scheduler queues it.
+pub(super) fn run(queue: &Queue, r: Runnable<Meta>) {
+    if let Some(r) = r.run() {
+        queue.lock().unwrap().push_back((r, true));
+    }
+}
+
 /// Runs scheduled tasks until none is left; returns how many ran.
 pub(super) fn drain(queue: &Queue) -> usize {
     let mut ran = 0;
     while let Some((r, _)) = pop(queue) {
-        r.run();
+        run(queue, r);
         ran += 1;
     }
     ran

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 
-use super::test_support::{drain, poll_output, pop, spawn_test, Counted};
+use super::test_support::{drain, poll_output, pop, run, spawn_test, Counted};
 use super::*;
 
 fn state<T>(task: &Task<T, super::test_support::Meta>) -> usize {
@@ -41,12 +41,12 @@ fn a_yield_requeues_the_task_without_touching_the_state_word() {
     }));
     let (r, yielded) = pop(&queue).unwrap();
     assert!(!yielded);
-    r.run();
+    run(&queue, r);
     // Still RUNNABLE, one reference (the Runnable's), nothing else set.
     assert_eq!(state(&task), RUNNABLE | HANDLE | REF);
     let (r, yielded) = pop(&queue).unwrap();
     assert!(yielded, "a wake-up from the task's own poll is a yield");
-    r.run();
+    run(&queue, r);
     assert_eq!(state(&task), RUNNABLE | HANDLE | REF);
     assert_eq!(drain(&queue), 2);
     let mut task = task;
@@ -68,7 +68,7 @@ fn a_wake_by_value_from_its_own_poll_is_a_yield_too() {
             Poll::Ready(())
         }
     }));
-    pop(&queue).unwrap().0.run();
+    run(&queue, pop(&queue).unwrap().0);
     assert_eq!(
         state(&task),
         RUNNABLE | HANDLE | REF,
@@ -107,7 +107,7 @@ fn a_wake_up_from_outside_schedules_an_idle_task_once() {
     );
     assert_eq!(state(&task), RUNNABLE | WOKEN | HANDLE | (2 * REF));
     done.store(true, Ordering::SeqCst);
-    r.run();
+    run(&queue, r);
     assert_eq!(poll_output(&mut task), Poll::Ready(Some(7)));
     drop(task);
     assert_eq!(
@@ -132,12 +132,12 @@ fn a_wake_up_from_another_thread_during_the_poll_polls_again() {
         }
         Poll::Ready(polls)
     }));
-    pop(&queue).unwrap().0.run();
+    run(&queue, pop(&queue).unwrap().0);
     // Woken while it ran, from elsewhere: queued again, WOKEN cleared.
     assert_eq!(state(&task), RUNNABLE | HANDLE | REF);
     let (r, yielded) = pop(&queue).unwrap();
     assert!(yielded, "woken while it ran: behind the queued tasks");
-    r.run();
+    run(&queue, r);
     assert_eq!(poll_output(&mut task), Poll::Ready(Some(2)));
 }
 
@@ -283,7 +283,7 @@ fn an_orphaned_task_has_its_future_dropped_by_its_scheduler() {
     drop(slot.lock().unwrap().take());
     assert_eq!(dropped.load(Ordering::SeqCst), 0);
     let (r, _) = pop(&queue).unwrap();
-    r.run();
+    run(&queue, r);
     assert_eq!(dropped.load(Ordering::SeqCst), 1);
     assert_eq!(freed.load(Ordering::SeqCst), 1);
     assert!(pop(&queue).is_none());
@@ -318,7 +318,7 @@ fn a_runnable_goes_through_raw_and_back() {
     let raw = r.into_raw();
     // SAFETY: `raw` came from `into_raw` just above, and comes back once.
     let r = unsafe { Runnable::<super::test_support::Meta>::from_raw(raw) };
-    r.run();
+    run(&queue, r);
     assert_eq!(poll_output(&mut task), Poll::Ready(Some(5)));
     drop(waker);
 }
