@@ -235,6 +235,7 @@ where
                 running: Running {
                     guard_lo: 0,
                     guard_hi: 0,
+                    top: 0,
                     stack_size,
                     task_id,
                     name,
@@ -265,6 +266,7 @@ where
             .unwrap_or_else(|e| panic!("motet::green: cannot start a green thread: {e}")),
     };
     (running.guard_lo, running.guard_hi) = stack.guard();
+    running.top = stack.top();
     Coroutine::with_stack(stack, move |yielder: &Yielder<(), ()>, ()| {
         let shared = current();
         // SAFETY: every resume comes from `poll`, which has set

@@ -3,9 +3,10 @@
 //!
 //! # Glossary
 //!
-//! - **slot**: one stack's address range, `[guard page][usable bytes]`,
-//!   lowest address first. The stack grows down from the slot's top (its
-//!   *base*, in corosensei's words) towards the guard page (its *limit*).
+//! - **slot**: one stack's address range, `[guard page][usable bytes]
+//!   [colour page]`, lowest address first. The stack grows down from its
+//!   *base* (corosensei's word), a little below the slot's top (its colour,
+//!   below), towards the guard page (its *limit*).
 //! - **chunk**: one `mmap` holding many slots side by side ([`CHUNK_BYTES`]
 //!   of address space). Slots are carved from the newest chunk of their
 //!   size class; a chunk is never unmapped.
@@ -25,6 +26,28 @@
 //! slot costs no memory until its green thread runs, and an idle green
 //! thread costs the pages its stack reached, one or two for the usual
 //! shallow "wait on a socket" frame.
+//!
+//! **Colour.** Each slot's stack starts [`COLOR_STEP`] times its colour
+//! bytes below the slot's top, the colour being the slot's index modulo
+//! [`COLORS`], so that up to 1,984 bytes of its top page go unused. A
+//! stack's hot lines (the frames a suspended green thread resumes into)
+//! sit a few hundred bytes below its start; without colours they sat at
+//! the same offsets in every slot's top page, so in the same few sets of
+//! the L1 cache, which indexes by those offsets alone (the L2 by them and
+//! a few bits of the physical page), and a thousand green threads taking
+//! turns evicted each other's frames from a few sets while the rest of
+//! the cache stood idle. With colours they spread over 32 line offsets
+//! (the lab's ring of 1,000 green threads: 213-243 -> 168-217 ns per hop
+//! on `green-loop`, BENCHMARKS.md). The
+//! colour page keeps the usable size whole; it is address space, and its
+//! memory is what the stack touches, as before. A slot spans an odd number
+//! of pages (67 for the default size, with the colour page; one more
+//! page when the count would be even): the TLB's sets index by page
+//! number, and with an even stride the slots' top pages used only half of
+//! them (66-page slots: the ring 8-10% slower than 67). The price: a
+//! stack's top page holds 2,112 to 4,096 bytes of frames instead of
+//! 4,096, so a green thread whose stack reaches past that commits its
+//! second page sooner (skynet's peak resident memory: +2.4%).
 //!
 //! Each slot's lowest page is a guard. On Linux 6.13 and later it is made
 //! with `madvise(MADV_GUARD_INSTALL)`, which marks the page table entries
@@ -152,6 +175,28 @@ pub(crate) fn page_size() -> usize {
             .filter(|p| p.is_power_of_two())
             .unwrap_or(4096)
     })
+}
+
+/// The cache colours of stacks, and the step between two colours'
+/// starting points (a cache line): see "Colour" in the module docs.
+const COLORS: usize = 32;
+const COLOR_STEP: usize = 64;
+
+/// The address range of a slot of `size` usable bytes: its guard page,
+/// the usable bytes and its colour page, rounded up to an odd number of
+/// pages (see "Colour" in the module docs).
+fn slot_len(size: usize) -> usize {
+    let page = page_size();
+    let pages = size / page + 2;
+    (pages | 1) * page
+}
+
+/// Where the stack of the slot at `bottom`, of `size` usable bytes, starts:
+/// its colour's steps below the slot's top.
+fn stack_top(bottom: usize, size: usize) -> usize {
+    let slot = slot_len(size);
+    let color = (bottom / slot) % COLORS;
+    bottom + slot - color * COLOR_STEP
 }
 
 /// Rounds a requested usable size to whole pages (at least corosensei's
@@ -350,8 +395,7 @@ impl PooledStack {
                 p.classes.len() - 1
             }
         };
-        let page = page_size();
-        let slot = page + size;
+        let slot = slot_len(size);
         let class = &mut p.classes[idx];
         if let Some(bottom) = class.warm.pop().or_else(|| class.cold.pop()) {
             class.in_use += 1;
@@ -373,13 +417,18 @@ impl PooledStack {
     }
 
     fn new(bottom: usize, size: usize) -> PooledStack {
-        let top = StackPointer::new(bottom + page_size() + size).expect("stack slot at address 0");
+        let top = StackPointer::new(stack_top(bottom, size)).expect("stack slot at address 0");
         PooledStack { bottom, size, top }
     }
 
     /// The guard page's address range.
     pub(crate) fn guard(&self) -> (usize, usize) {
         (self.bottom, self.bottom + page_size())
+    }
+
+    /// Where the stack starts (its highest address, exclusive).
+    pub(crate) fn top(&self) -> usize {
+        self.top.get()
     }
 }
 
@@ -430,7 +479,7 @@ fn give_back(size: usize, bottom: usize) {
 /// of them, from the front, were released.
 fn release(slots: &mut [usize], size: usize) -> usize {
     let page = page_size();
-    let slot = page + size;
+    let slot = slot_len(size);
     slots.sort_unstable();
     let mut done = 0;
     while done < slots.len() {
@@ -438,8 +487,9 @@ fn release(slots: &mut [usize], size: usize) -> usize {
         while done + run < slots.len() && slots[done + run] == slots[done] + run * slot {
             run += 1;
         }
-        // From the first slot's usable bytes to the end of the last slot:
-        // the guard pages between adjacent slots are inside the range, and
+        // From the first slot's usable bytes to the end of the last slot
+        // (its colour page included): the guard pages between adjacent
+        // slots are inside the range, and
         // keep their guard (MADV_DONTNEED drops pages; it leaves guard
         // markers and `PROT_NONE` alone).
         let start = slots[done] + page;
@@ -459,9 +509,11 @@ fn release(slots: &mut [usize], size: usize) -> usize {
 
 // SAFETY: the slot has a guard page at its bottom (installed when its chunk
 // was mapped, and never removed: MADV_DONTNEED keeps guard markers), at
-// least MIN_STACK_SIZE usable bytes (`round_size`), and `base`/`limit` are
-// page aligned, hence STACK_ALIGNMENT aligned. The slot is owned by this
-// value alone until it is dropped.
+// least MIN_STACK_SIZE usable bytes (`round_size`; the colour only takes
+// from the colour page above them), and `limit` is page aligned and `base`
+// a multiple of COLOR_STEP below a page boundary, hence both
+// STACK_ALIGNMENT aligned. The slot is owned by this value alone until it
+// is dropped.
 unsafe impl Stack for PooledStack {
     fn base(&self) -> StackPointer {
         self.top
@@ -621,7 +673,7 @@ fn out_of_maps(err: io::Error, guard: GuardKind) -> io::Error {
 /// fresh slot; for a reused one it is the deepest use of any green thread
 /// that ran on it.
 pub(crate) fn high_water(r: &Running) -> usize {
-    let top = r.guard_hi + r.stack_size;
+    let top = r.top;
     let mut addr = r.guard_hi;
     while addr < top {
         // SAFETY: [guard_hi, top) is the usable range of the stack the
@@ -643,6 +695,8 @@ pub(crate) fn high_water(r: &Running) -> usize {
 pub(crate) struct Running {
     pub(crate) guard_lo: usize,
     pub(crate) guard_hi: usize,
+    /// Where the stack starts (see [`PooledStack::top`]).
+    pub(crate) top: usize,
     pub(crate) stack_size: usize,
     pub(crate) task_id: u64,
     /// The name's bytes, or empty.
@@ -808,5 +862,46 @@ impl SigWriter<'_> {
             }
         }
         self.put(&digits[i..]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stacks_of_neighbouring_slots_start_at_different_cache_lines_and_keep_their_size() {
+        let page = page_size();
+        let size = round_size(64 * 1024);
+        let slot = slot_len(size);
+        let base = 1 << 30; // any slot-aligned chunk start; nothing is touched
+        let mut lines = std::collections::HashSet::new();
+        for i in 0..COLORS {
+            let bottom = base / slot * slot + i * slot;
+            let top = stack_top(bottom, size);
+            // The usable bytes are whole, and the start stays in the slot.
+            assert!(top - (bottom + page) >= size);
+            assert!(top <= bottom + slot);
+            assert_eq!(top % 16, 0, "the stack must start 16-byte aligned");
+            lines.insert(top % page / COLOR_STEP);
+        }
+        assert_eq!(
+            lines.len(),
+            COLORS,
+            "every colour starts on a line of its own"
+        );
+    }
+
+    #[test]
+    fn slots_span_an_odd_number_of_pages() {
+        let page = page_size();
+        for size in [16 << 10, 64 << 10, 256 << 10, 260 << 10, 1 << 20] {
+            let size = round_size(size);
+            let pages = slot_len(size) / page;
+            assert_eq!(slot_len(size) % page, 0);
+            assert_eq!(pages % 2, 1, "{size}: {pages} pages");
+            // Guard page, usable bytes, colour page: nothing less.
+            assert!(slot_len(size) >= size + 2 * page);
+        }
     }
 }
