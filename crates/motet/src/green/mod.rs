@@ -145,7 +145,7 @@
 //! 1,984 bytes below its slot's top, at one of 32 cache-line offsets, so
 //! that the frames of many suspended green threads spread over the CPU's
 //! caches instead of crowding a few of their sets (the lab's ring of 1,000
-//! green threads: 15-25% faster per hop). An idle green thread costs the
+//! green threads: about 17% faster per hop). An idle green thread costs the
 //! pages its stack reached (typically one or two) plus its task cell. Stacks
 //! are reused through a free list, so a start that finds a free one makes
 //! no system call. A green thread takes its stack when it first runs, not

@@ -37,7 +37,7 @@
 //! a few bits of the physical page), and a thousand green threads taking
 //! turns evicted each other's frames from a few sets while the rest of
 //! the cache stood idle. With colours they spread over 32 line offsets
-//! (the lab's ring of 1,000 green threads: 213-243 -> 168-217 ns per hop
+//! (the lab's ring of 1,000 green threads: 203-259 -> 168-217 ns per hop
 //! on `green-loop`, BENCHMARKS.md). The
 //! colour page keeps the usable size whole; it is address space, and its
 //! memory is what the stack touches, as before. A slot spans an odd number
