@@ -140,8 +140,9 @@ pub(crate) fn in_green_thread() -> bool {
 
 /// The green thread the calling code runs on, as read by [`current_green`]:
 /// what the waits below need, so that a blocking call reads the
-/// thread-local once, not once to choose its path and again to wait.
-/// Valid for the resume it was read in (until the next suspension).
+/// thread-local once, not once to choose its path and again to wait. It
+/// points to the green thread's own pinned `Shared`, the same on every
+/// resume: valid on that green thread for its whole life.
 #[derive(Clone, Copy)]
 pub(crate) struct Green(*const Shared);
 
