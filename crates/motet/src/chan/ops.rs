@@ -745,14 +745,12 @@ impl<T> Drop for SendFut<'_, T> {
 }
 
 impl<T> SendFut<'_, T> {
-    /// Dropped while parked: take the offer back.
+    /// Dropped while parked: take the offer back, as `cancel` does, and
+    /// drop the value (outside the lock: T's destructor may do anything).
     #[cold]
     #[inline(never)]
     fn withdraw(&mut self) {
-        if let Some(id) = self.entry.take() {
-            let v = self.chan.lock().withdraw_offer(id);
-            drop(v); // outside the lock: T's destructor may do anything
-        }
+        drop(self.cancel());
     }
 }
 
