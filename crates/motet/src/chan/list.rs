@@ -74,15 +74,15 @@
 //! add reaches `BLOCK`), and nothing leaks: [`Drop`] walks what is left
 //! from the head, dropping values and freeing blocks.
 //!
-//! "Freed" is, in fact, "retired": the pop that would free a block resets
-//! it (flags down, no `next`, count zero: it owns it alone) and keeps it
-//! as the list's one spare if there is none, and the next push that needs
-//! a block takes the spare (a swap) before it asks the allocator. In a
-//! steady stream the blocks then circulate without `malloc` and `free`,
-//! whose frees from another thread take an arena lock. A pop that read a
-//! stale block pointer never dereferences it, so a block's reuse is no
-//! more visible than its freeing: the claim by CAS on the position is
-//! what proves the pointer current.
+//! Every block is fresh from the allocator, and freed by the pop that
+//! counts its last read, as in crossbeam. Recycling the emptied block
+//! (kept as one spare for the next push that needs one) was tried and
+//! removed: the recycled block's lines are hot in the consumer's cache, so
+//! the producer pulls each back as it writes, and on one host that made
+//! one producer and one consumer 2.2x slower than with fresh blocks (on
+//! another it had made them 1.3x faster: the allocator's cross-thread
+//! frees took an arena lock). Fresh blocks were level with or ahead of
+//! crossbeam on both; BENCHMARKS.md has the figures.
 //!
 //! Both CAS loops retry only when another thread moved the same end, so
 //! some thread always completes: lock-free, except for the waits on a
@@ -121,8 +121,7 @@ const CLOSED: usize = 1;
 const AHEAD: usize = 1;
 
 struct Slot<T> {
-    /// Set (release) once the value is in; cleared only when the emptied
-    /// block is reset to be the spare (`List::retire`).
+    /// Set (release) once the value is in.
     written: AtomicBool,
     value: UnsafeCell<MaybeUninit<T>>,
 }
@@ -174,10 +173,6 @@ struct End<T> {
 pub(crate) struct List<T> {
     head: Padded<End<T>>,
     tail: Padded<End<T>>,
-    /// One emptied block kept for the next push that needs one (null if
-    /// none): in a steady stream the blocks circulate without the
-    /// allocator, whose cross-thread frees take a lock.
-    spare: AtomicPtr<Block<T>>,
     /// The list owns its blocks and the values in them.
     _owns: PhantomData<Box<Block<T>>>,
 }
@@ -210,7 +205,6 @@ impl<T> List<T> {
                 pos: AtomicUsize::new(0),
                 block: AtomicPtr::new(std::ptr::null_mut()),
             }),
-            spare: AtomicPtr::new(std::ptr::null_mut()),
             _owns: PhantomData,
         }
     }
@@ -250,52 +244,12 @@ impl<T> List<T> {
         block
     }
 
-    /// A fresh block: the spare, if there is one, else a new one.
-    #[inline]
-    fn fresh_block(&self) -> Box<Block<T>> {
-        let p = self.spare.swap(std::ptr::null_mut(), Ordering::Acquire);
-        if p.is_null() {
-            Block::new()
-        } else {
-            // SAFETY: a spare came from `Box::into_raw` in `retire`, which
-            // handed it over whole (no thread touches it any more), and
-            // the swap took it from the slot: this thread alone owns it.
-            unsafe { Box::from_raw(p) }
-        }
-    }
-
-    /// Disposes of a block that every pop has finished with: resets it
-    /// and keeps it as the spare, or frees it if a spare is kept already.
-    #[cold]
-    fn retire(&self, mut block: Box<Block<T>>) {
-        for slot in &mut block.slots {
-            slot.written = AtomicBool::new(false);
-        }
-        block.next = AtomicPtr::new(std::ptr::null_mut());
-        block.reads = AtomicUsize::new(0);
-        let p = Box::into_raw(block);
-        if self
-            .spare
-            .compare_exchange(
-                std::ptr::null_mut(),
-                p,
-                Ordering::Release,
-                Ordering::Relaxed,
-            )
-            .is_err()
-        {
-            // SAFETY: `p` came from `into_raw` just above, and the failed
-            // CAS published it nowhere.
-            drop(unsafe { Box::from_raw(p) });
-        }
-    }
-
     /// Appends `value`, unless the list is closed (it is never full).
     #[inline]
     pub(crate) fn push(&self, value: T) -> Result<(), PushError<T>> {
         let tail = &self.tail.0;
         let mut spins = 0;
-        let mut spare: Option<Box<Block<T>>> = None;
+        let mut next_block: Option<Box<Block<T>>> = None;
         let mut word = tail.pos.load(Ordering::Acquire);
         loop {
             if word & CLOSED != 0 {
@@ -310,10 +264,10 @@ impl<T> List<T> {
                 continue;
             }
             let last = index + 1 == BLOCK;
-            if last && spare.is_none() {
+            if last && next_block.is_none() {
                 // Allocated before the claim, so others wait on the gate
                 // only for a few stores, not for the allocator.
-                spare = Some(self.fresh_block());
+                next_block = Some(Block::new());
             }
             let mut block = tail.block.load(Ordering::Acquire);
             if block.is_null() {
@@ -330,7 +284,7 @@ impl<T> List<T> {
             ) {
                 Ok(_) => {
                     if last {
-                        let next = Box::into_raw(spare.take().expect("allocated above"));
+                        let next = Box::into_raw(next_block.take().expect("allocated above"));
                         tail.block.store(next, Ordering::Release);
                         tail.pos.fetch_add(2, Ordering::Release);
                         // SAFETY: `block` is the block of `pos` (the gate
@@ -433,7 +387,7 @@ impl<T> List<T> {
                         // last slot was written). It came from
                         // `Box::into_raw`, and only this add reached
                         // `BLOCK`.
-                        self.retire(unsafe { Box::from_raw(block) });
+                        drop(unsafe { Box::from_raw(block) });
                     }
                     return Some(value);
                 }
@@ -471,7 +425,7 @@ impl<T> Drop for List<T> {
         let end = self.tail.0.pos.load(Ordering::Relaxed) >> 1;
         let mut block = self.head.0.block.load(Ordering::Relaxed);
         if block.is_null() {
-            // Never pushed to: no block, and so no spare either.
+            // Never pushed to: no block.
             return;
         }
         while pos != end {
@@ -496,11 +450,6 @@ impl<T> Drop for List<T> {
         // SAFETY: the tail's block, live and not yet freed (its reads are
         // fewer than `BLOCK`: the tail is inside it); from `into_raw`.
         drop(unsafe { Box::from_raw(block) });
-        let spare = self.spare.load(Ordering::Relaxed);
-        if !spare.is_null() {
-            // SAFETY: the spare is owned by the list alone (`retire`).
-            drop(unsafe { Box::from_raw(spare) });
-        }
     }
 }
 
@@ -712,12 +661,11 @@ mod loom_tests {
         });
     }
 
-    /// A popper empties the first block (and keeps it as the spare) while
-    /// a pusher fills the second and takes a block for the third, maybe
-    /// that spare: a recycled block comes back clean (no stale `written`
-    /// flag lets a pop read an unwritten slot; loom's cell checks it).
+    /// A popper empties and frees the first block while a pusher fills
+    /// the second and links a third: no value is lost, none read twice,
+    /// and no block is touched after it is freed (loom's cells check it).
     #[test]
-    fn a_recycled_block_is_clean() {
+    fn a_block_freed_while_the_next_ones_fill() {
         loom::model(|| {
             let l = Arc::new(List::new());
             l.push(1).ok();

@@ -148,8 +148,7 @@
 //! its block alive; no thread touches a block except through a slot it
 //! has claimed, and an end's block pointer changes only while its
 //! position is parked on a *gate* (an index past the last slot), so a
-//! claim by CAS on the position proves the pointer read before it. One
-//! emptied block is kept as a spare for the next push that needs one.
+//! claim by CAS on the position proves the pointer read before it.
 //! `chan/list.rs` has the protocol.
 //!
 //! **Select** (`chan/select.rs`), on every poll: (1) withdraw every parked
@@ -259,8 +258,7 @@
 //!   microseconds before it parks: a little CPU for fewer futex calls.
 //!   Green threads and scheduler threads never spin.
 //! - An unbounded channel allocates its first block (63 slots of `T`) at
-//!   its first send, not when it is made, and keeps one spare block after
-//!   a burst.
+//!   its first send, not when it is made.
 
 mod error;
 mod list;
