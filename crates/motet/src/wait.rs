@@ -248,16 +248,15 @@ pub(crate) fn spin_pause(round: u32) {
 }
 
 /// Like [`wait`], but gives up at `deadline`: `None` then, and the future
-/// is left as it is (pass a pinned `fut.as_mut()` to keep it, for example
-/// to take back a value it holds).
+/// is left as it is (pass `&mut fut` to keep it, for example to take back
+/// a value it holds).
 ///
 /// ```
 /// use std::time::{Duration, Instant};
 /// let (_tx, rx) = motet::chan::bounded::<u8>(1);
-/// let mut fut = std::pin::pin!(rx.recv_async());
-/// let got = motet::wait::wait_until(fut.as_mut(), Instant::now() + Duration::from_millis(5));
+/// let mut fut = rx.recv_async();
+/// let got = motet::wait::wait_until(&mut fut, Instant::now() + Duration::from_millis(5));
 /// assert!(got.is_none());
-/// assert_eq!(fut.cancel(), None);
 /// ```
 ///
 /// # Panics

@@ -56,12 +56,7 @@
 //! - **offer**: a sender that could not complete parks its value in the
 //!   channel's `sendq`, and waits for a receiver to *take* it.
 //! - **interest**: a receiver that could not complete waits in `recvq`;
-//!   a sender may *hand* it a value: straight into the waiting receive
-//!   future's **slot** (`chan/slot.rs`, Go's direct hand-off into the
-//!   parked receiver), which the woken future then reads without the
-//!   lock; or, for a select's receive arm, into `delivered`, under the
-//!   lock (an arm is borrowed, not pinned, so the channel may not keep a
-//!   pointer into it).
+//!   a sender may *hand* it a value (into the `delivered` slots).
 //! - **signal**: the claim word of one waiting operation. A select parks
 //!   one offer or interest per arm, all sharing one signal; whoever
 //!   completes an arm first claims the signal (a CAS), and every other arm
@@ -166,8 +161,8 @@
 //!
 //! *Dropping any pending future (send, receive, select) loses no value and
 //! duplicates none: every value is, at every moment, in exactly one place:
-//! a sender's hands, an offer, the buffer, a receive future's slot,
-//! `delivered`, or a receiver's hands.*
+//! a sender's hands, an offer, the buffer, a `delivered` slot, or a
+//! receiver's hands.*
 //!
 //! - A parked sender's value is taken only by a receiver that completes in
 //!   the same critical section (pull, never push): dropping the send
@@ -268,7 +263,6 @@ mod ops;
 mod queue;
 mod ring;
 mod select;
-mod slot;
 mod state;
 
 pub use error::{

@@ -1,7 +1,6 @@
 //! The public handles ([`Sender`], [`Receiver`]) and the two futures every
 //! blocking and async operation is made of ([`SendFut`], [`RecvFut`]).
 
-use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -13,7 +12,6 @@ use crate::loom::sync::Arc;
 use super::error::{
     RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
 };
-use super::slot::Slot;
 use super::state::{Chan, Wakeups};
 
 /// How many times a blocking `send`/`recv` on a queue channel (a ring:
@@ -448,8 +446,8 @@ impl<T> Receiver<T> {
             Err(TryRecvError::Closed) => return Err(RecvTimeoutError::Closed),
             Err(TryRecvError::Empty) => {}
         }
-        let mut fut = std::pin::pin!(self.recv_async());
-        match crate::wait::wait_until(fut.as_mut(), deadline) {
+        let mut fut = self.recv_async();
+        match crate::wait::wait_until(&mut fut, deadline) {
             Some(r) => r.map_err(RecvTimeoutError::from),
             None => match fut.cancel() {
                 Some(v) => Ok(v), // handed over at the last moment
@@ -472,8 +470,7 @@ impl<T> Receiver<T> {
     pub fn recv_async(&self) -> RecvFut<'_, T> {
         RecvFut {
             chan: &self.chan,
-            entry: Cell::new(None),
-            slot: Slot::new(),
+            entry: None,
         }
     }
 
@@ -767,21 +764,14 @@ impl<T> fmt::Debug for SendFut<'_, T> {
 
 /// The future of [`Receiver::recv_async`].
 ///
-/// A sender that finds it waiting writes the value straight into it (Go's
-/// direct hand-off), so the woken future completes without taking the
-/// channel's lock again. That is why it is not `Unpin`: `.await` pins it;
-/// to poll it by hand, pin it first (`std::pin::pin!`).
-///
-/// Cancellation: a value handed to it and not yet returned goes back to
-/// the channel when it is dropped, to the next waiting receiver or the
-/// front of the buffer.
+/// Cancellation: a value handed to it (by a sender that found it waiting)
+/// and not yet returned goes back to the channel when it is dropped, to
+/// the next waiting receiver or the front of the buffer.
 #[must_use = "a RecvFut does nothing unless awaited"]
 pub struct RecvFut<'a, T> {
     chan: &'a Arc<Chan<T>>,
     /// The id of the registered interest, while waiting.
-    entry: Cell<Option<u64>>,
-    /// Where a sender puts the value, while waiting.
-    slot: Slot<T>,
+    entry: Option<u64>,
 }
 
 impl<T> RecvFut<'_, T> {
@@ -790,68 +780,51 @@ impl<T> RecvFut<'_, T> {
     ///
     /// ```
     /// let (_tx, rx) = motet::chan::bounded::<u8>(0);
-    /// let mut fut = std::pin::pin!(rx.recv_async());
-    /// assert_eq!(fut.as_mut().cancel(), None);
+    /// let mut fut = rx.recv_async();
+    /// assert_eq!(fut.cancel(), None);
     /// ```
-    pub fn cancel(self: Pin<&mut Self>) -> Option<T> {
-        self.withdraw_interest()
-    }
-
-    /// Leaves the wait: withdraws the interest, or takes the value that
-    /// landed in the slot. Once the lock has seen the interest gone from
-    /// the queue, nothing fills the slot any more.
-    fn withdraw_interest(&self) -> Option<T> {
+    pub fn cancel(&mut self) -> Option<T> {
         let id = self.entry.take()?;
-        let mut st = self.chan.lock();
-        st.withdraw_interest(id);
-        drop(st);
-        self.slot.take()
+        self.chan.lock().withdraw_interest(id)
     }
 }
+
+impl<T> Unpin for RecvFut<'_, T> {}
 
 impl<T> Future for RecvFut<'_, T> {
     type Output = Result<T, RecvError>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // Only shared access: the slot may be written by a sender meanwhile.
-        let this = &*self;
-        let mut st = match this.entry.get() {
-            None => {
-                // As in `SendFut::poll`.
-                ready!(crate::coop::poll_proceed_with(cx, crate::coop::CHANNEL_OP));
-                if let Some(v) = this.chan.fast_recv() {
-                    return Poll::Ready(Ok(v));
-                }
-                this.chan.lock()
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        if this.entry.is_none() {
+            // As in `SendFut::poll`.
+            ready!(crate::coop::poll_proceed_with(cx, crate::coop::CHANNEL_OP));
+            if let Some(v) = this.chan.fast_recv() {
+                return Poll::Ready(Ok(v));
             }
-            Some(id) => {
-                // Woken, nearly always because a sender filled the slot:
-                // no lock to take.
-                if let Some(v) = this.slot.take() {
-                    this.entry.set(None);
-                    return Poll::Ready(Ok(v));
-                }
-                let mut st = this.chan.lock();
-                if let Some(v) = this.slot.take() {
-                    this.entry.set(None);
-                    return Poll::Ready(Ok(v));
-                }
-                if !st.is_closed() && st.refresh_interest(id, cx.waker()) {
-                    return Poll::Pending;
-                }
-                this.entry.set(None);
-                st.withdraw_interest(id);
-                st
+        }
+        let mut st = this.chan.lock();
+        if let Some(id) = this.entry {
+            // Woken, nearly always because a value was handed over: look
+            // for it first.
+            if let Some(v) = st.take_delivered(id) {
+                this.entry = None;
+                return Poll::Ready(Ok(v));
             }
-        };
+            if !st.is_closed() && st.refresh_interest(id, cx.waker()) {
+                return Poll::Pending;
+            }
+            this.entry = None;
+            st.withdraw_interest(id);
+        }
         let mut w = Wakeups::default();
         let r = match st.try_recv(&mut w) {
             Ok(v) => Poll::Ready(Ok(v)),
             Err(TryRecvError::Closed) => Poll::Ready(Err(RecvError)),
-            Err(TryRecvError::Empty) => match st.park_receiver(cx.waker(), &this.slot, &mut w) {
+            Err(TryRecvError::Empty) => match st.park_receiver(cx.waker(), &mut w) {
                 Ok(v) => Poll::Ready(Ok(v)),
                 Err(id) => {
-                    this.entry.set(Some(id));
+                    this.entry = Some(id);
                     Poll::Pending
                 }
             },
@@ -867,7 +840,7 @@ impl<T> Drop for RecvFut<'_, T> {
     #[inline]
     fn drop(&mut self) {
         // As in `SendFut`'s.
-        if self.entry.get().is_some() {
+        if self.entry.is_some() {
             self.withdraw();
         }
     }
@@ -878,10 +851,14 @@ impl<T> RecvFut<'_, T> {
     /// that was handed to it.
     #[cold]
     #[inline(never)]
-    fn withdraw(&self) {
-        if let Some(v) = self.withdraw_interest() {
+    fn withdraw(&mut self) {
+        if let Some(id) = self.entry.take() {
             let mut w = Wakeups::default();
-            self.chan.lock().put_back(v, &mut w);
+            let mut st = self.chan.lock();
+            if let Some(v) = st.withdraw_interest(id) {
+                st.put_back(v, &mut w);
+            }
+            drop(st);
             w.wake();
         }
     }
@@ -890,7 +867,7 @@ impl<T> RecvFut<'_, T> {
 impl<T> fmt::Debug for RecvFut<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RecvFut")
-            .field("waiting", &self.entry.get().is_some())
+            .field("waiting", &self.entry.is_some())
             .finish()
     }
 }

@@ -28,8 +28,8 @@
 //!    full or `late` non-empty, up to a pop whose popper then settles; for
 //!    an unbounded channel, never).
 //! 3. Every value is in exactly one place: the queue, `buf`, `late`, an
-//!    offer in `sendq`, `delivered`, a receive future's slot, a sender's
-//!    future, or a receiver's hands.
+//!    offer in `sendq`, a `delivered` slot, a sender's future, or a
+//!    receiver's hands.
 //! 4. Queue channels: `busy` is up whenever `sendq`, `recvq`, `buf` or
 //!    `late` is non-empty (recomputed as [`Locked`] is dropped, and raised
 //!    before a thread parks), so a lock-free operation that finds it down
@@ -51,7 +51,6 @@ use super::list::List;
 use super::lock::{Lock, LockGuard};
 use super::queue::Queue;
 use super::ring::{Padded, PushError, Ring};
-use super::slot::{Slot, SlotRef};
 
 use super::error::{TryRecvError, TrySendError};
 
@@ -122,15 +121,6 @@ impl Waiter {
     fn is_mine(&self, me: &Arc<Signal>) -> bool {
         matches!(&self.signal, Some((s, _)) if Arc::ptr_eq(s, me))
     }
-}
-
-/// A waiting receiver. A receive future's value goes straight into its
-/// [`Slot`] (`chan/slot.rs`); a select arm's waits in `delivered`, under
-/// the lock (an arm is only borrowed, not pinned, so the channel may not
-/// keep a pointer into it).
-struct Interest<T> {
-    waiter: Waiter,
-    slot: Option<SlotRef<T>>,
 }
 
 /// A parked sender: its value waits here until a receiver takes it.
@@ -455,15 +445,9 @@ impl<T> Locked<'_, T> {
     }
 
     /// For a receive future that found nothing: raise `busy`, try the queue
-    /// once more, else register an interest whose value will land in
-    /// `slot` (the caller's own, pinned and empty). `Ok`: a value after
-    /// all; `Err`: the interest's id.
-    pub(crate) fn park_receiver(
-        &mut self,
-        waker: &Waker,
-        slot: &Slot<T>,
-        wake: &mut Wakeups,
-    ) -> Result<T, u64> {
+    /// once more, else register an interest. `Ok`: a value after all;
+    /// `Err`: the interest's id.
+    pub(crate) fn park_receiver(&mut self, waker: &Waker, wake: &mut Wakeups) -> Result<T, u64> {
         self.raise();
         if let Some(queue) = self.chan.queue() {
             if let Some(v) = queue.pop() {
@@ -471,9 +455,7 @@ impl<T> Locked<'_, T> {
                 return Ok(v);
             }
         }
-        Err(self
-            .st
-            .park_interest(None, Some(slot.as_ref()), waker.clone()))
+        Err(self.st.park_interest(None, waker.clone()))
     }
 
     /// Parks a select's send arm. Call [`raise`](Self::raise), then check
@@ -490,7 +472,7 @@ impl<T> Locked<'_, T> {
     /// Parks a select's receive arm. Call [`raise`](Self::raise), then
     /// check [`recv_ready`](Self::recv_ready), first.
     pub(crate) fn park_interest(&mut self, signal: (Arc<Signal>, usize), waker: &Waker) -> u64 {
-        self.st.park_interest(Some(signal), None, waker.clone())
+        self.st.park_interest(Some(signal), waker.clone())
     }
 
     /// Whether a select arm sending here could complete now, counting no
@@ -502,10 +484,7 @@ impl<T> Locked<'_, T> {
             None => st.send_ready(me),
             Some(queue) => {
                 st.send_closed()
-                    || st
-                        .recvq
-                        .iter()
-                        .any(|i| !i.waiter.is_stale() && !i.waiter.is_mine(me))
+                    || st.recvq.iter().any(|w| !w.is_stale() && !w.is_mine(me))
                     || (st.late.is_empty() && !st.has_live_offer() && queue.has_room())
             }
         }
@@ -580,9 +559,8 @@ pub(crate) struct State<T> {
     sendq: VecDeque<Offer<T>>,
     /// Waiting receivers, oldest first (stale ones are dropped by whoever
     /// meets them).
-    recvq: VecDeque<Interest<T>>,
-    /// Values handed to claimed select arms, not yet collected (a receive
-    /// future's value goes into its slot instead).
+    recvq: VecDeque<Waiter>,
+    /// Values handed to claimed receivers, not yet collected.
     delivered: Vec<(u64, T)>,
     /// `close` was called, or every sender is gone.
     closed: bool,
@@ -637,8 +615,8 @@ impl<T> State<T> {
             return;
         }
         self.closed = true;
-        for i in &self.recvq {
-            wake.push(i.waiter.waker.clone());
+        for w in &self.recvq {
+            wake.push(w.waker.clone());
         }
         for o in &self.sendq {
             wake.push(o.waiter.waker.clone());
@@ -664,9 +642,10 @@ impl<T> State<T> {
     /// handoff), or gives it back if none waits.
     #[inline(always)]
     fn hand_to_receiver(&mut self, value: T, wake: &mut Wakeups) -> Result<(), T> {
-        while let Some(i) = self.recvq.pop_front() {
-            if i.waiter.claim() {
-                self.deliver(i, value, wake);
+        while let Some(w) = self.recvq.pop_front() {
+            if w.claim() {
+                self.delivered.push((w.id, value));
+                wake.push(w.waker);
                 return Ok(());
             }
             // Stale: a select claimed on another arm. Interests hold no
@@ -693,10 +672,7 @@ impl<T> State<T> {
     /// as in Go).
     fn send_ready(&self, me: &Arc<Signal>) -> bool {
         self.send_closed()
-            || self
-                .recvq
-                .iter()
-                .any(|i| !i.waiter.is_stale() && !i.waiter.is_mine(me))
+            || self.recvq.iter().any(|w| !w.is_stale() && !w.is_mine(me))
             || (self.buf.len() < self.cap && !self.has_live_offer())
     }
 
@@ -783,31 +759,10 @@ impl<T> State<T> {
     }
 
     /// Registers a waiting receiver. Returns the entry's id.
-    fn park_interest(
-        &mut self,
-        signal: Option<(Arc<Signal>, usize)>,
-        slot: Option<SlotRef<T>>,
-        waker: Waker,
-    ) -> u64 {
+    fn park_interest(&mut self, signal: Option<(Arc<Signal>, usize)>, waker: Waker) -> u64 {
         let id = self.id();
-        self.recvq.push_back(Interest {
-            waiter: Waiter { id, signal, waker },
-            slot,
-        });
+        self.recvq.push_back(Waiter { id, signal, waker });
         id
-    }
-
-    /// Hands `value` to a claimed interest just taken off `recvq`, and
-    /// collects its waker.
-    #[inline(always)]
-    fn deliver(&mut self, i: Interest<T>, value: T, wake: &mut Wakeups) {
-        match i.slot {
-            // SAFETY: we hold the lock and the interest has just left the
-            // queue, which is `fill`'s contract (`chan/slot.rs`).
-            Some(slot) => unsafe { slot.fill(value) },
-            None => self.delivered.push((i.waiter.id, value)),
-        }
-        wake.push(i.waiter.waker);
     }
 
     /// Takes a parked offer back. `None`: a receiver took its value.
@@ -831,8 +786,8 @@ impl<T> State<T> {
 
     /// Whether interest `id` is still waiting; if so, its waker is refreshed.
     pub(crate) fn refresh_interest(&mut self, id: u64, waker: &Waker) -> bool {
-        match self.recvq.iter_mut().find(|i| i.waiter.id == id) {
-            Some(Interest { waiter: w, .. }) => {
+        match self.recvq.iter_mut().find(|w| w.id == id) {
+            Some(w) => {
                 if !w.waker.will_wake(waker) {
                     w.waker = waker.clone();
                 }
@@ -842,20 +797,19 @@ impl<T> State<T> {
         }
     }
 
-    /// Removes interest `id`, and returns the value handed to it, if any
-    /// and if it went to `delivered` (a select arm's; a future's is in its
-    /// slot).
+    /// Removes interest `id`, and returns the value handed to it, if any.
     pub(crate) fn withdraw_interest(&mut self, id: u64) -> Option<T> {
-        if let Some(pos) = self.recvq.iter().position(|i| i.waiter.id == id) {
+        if let Some(pos) = self.recvq.iter().position(|w| w.id == id) {
             self.recvq.remove(pos);
             return None;
         }
         self.take_delivered(id)
     }
 
-    /// The value handed to select arm interest `id`, if one was (the
-    /// interest is then gone from `recvq`).
-    fn take_delivered(&mut self, id: u64) -> Option<T> {
+    /// The value handed to interest `id`, if one was (the interest is then
+    /// gone from `recvq`).
+    #[inline]
+    pub(crate) fn take_delivered(&mut self, id: u64) -> Option<T> {
         let pos = self.delivered.iter().position(|(i, _)| *i == id)?;
         Some(self.delivered.swap_remove(pos).1)
     }
@@ -865,9 +819,10 @@ impl<T> State<T> {
     /// to the front of the buffer, even past capacity. Order is kept: the
     /// value was older than anything buffered since.
     pub(crate) fn put_back(&mut self, value: T, wake: &mut Wakeups) {
-        while let Some(i) = self.recvq.pop_front() {
-            if i.waiter.claim() {
-                self.deliver(i, value, wake);
+        while let Some(w) = self.recvq.pop_front() {
+            if w.claim() {
+                self.delivered.push((w.id, value));
+                wake.push(w.waker);
                 return;
             }
         }
@@ -987,26 +942,21 @@ impl<T> State<T> {
     #[cfg(debug_assertions)]
     fn debug_check(&self, queue: bool) {
         if !self.closed {
-            let live_interest = self.recvq.iter().any(|i| !i.waiter.is_stale());
+            let live_interest = self.recvq.iter().any(|w| !w.is_stale());
             debug_assert!(
                 !live_interest || (self.buf.is_empty() && self.late.is_empty()),
                 "motet::chan invariant: a live waiting receiver beside a buffered value"
             );
             // A select may wait to send and to receive on one channel; its
             // own offer and interest are the one allowed pair.
-            let meet = self
-                .recvq
-                .iter()
-                .map(|i| &i.waiter)
-                .filter(|w| !w.is_stale())
-                .any(|w| {
-                    self.sendq.iter().filter(|o| !o.waiter.is_stale()).any(|o| {
-                        match (&w.signal, &o.waiter.signal) {
-                            (Some((a, _)), Some((b, _))) => !Arc::ptr_eq(a, b),
-                            _ => true,
-                        }
-                    })
-                });
+            let meet = self.recvq.iter().filter(|w| !w.is_stale()).any(|w| {
+                self.sendq.iter().filter(|o| !o.waiter.is_stale()).any(|o| {
+                    match (&w.signal, &o.waiter.signal) {
+                        (Some((a, _)), Some((b, _))) => !Arc::ptr_eq(a, b),
+                        _ => true,
+                    }
+                })
+            });
             debug_assert!(
                 !meet,
                 "motet::chan invariant: a live waiting receiver beside a live parked sender"
