@@ -192,6 +192,31 @@ fn a_handed_value_goes_back_when_its_receiver_is_dropped() {
     });
 }
 
+/// A waiting receive future polled again while a sender hands it a value,
+/// then dropped: the value is counted once, by a poll or by the drop's
+/// put-back.
+#[test]
+fn a_second_poll_racing_a_hand_over_takes_the_value_once() {
+    model(|| {
+        let (tx, rx) = bounded::<u32>(0);
+        let rx2 = rx.clone();
+        let s = thread::spawn(move || tx.try_send(5).is_ok() as u32);
+        let mut f = rx2.recv_async();
+        let mut got = 0;
+        for _ in 0..2 {
+            // Closed once the sender is gone, unless the value came first.
+            if let Poll::Ready(r) = poll_once(&mut f) {
+                got = r.is_ok() as u32;
+                break;
+            }
+        }
+        drop(f);
+        let sent = s.join().unwrap();
+        let left = drain(&rx).len() as u32;
+        assert_eq!(got + left, sent, "got {got} left {left} sent {sent}");
+    });
+}
+
 // Ring channels (`bounded(cap)`, `cap >= 2`): a lock-free push or pop
 // racing a thread that takes the lock to wait. Each is the flag-and-fence
 // handshake of the essay in `chan/mod.rs`; with either fence removed
