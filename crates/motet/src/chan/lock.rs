@@ -76,11 +76,12 @@
 //! owner's `held = true` is visible once the barrier returns, and the
 //! revoker waits for its unlock, or the barrier came first, and the
 //! owner's load of `revoke` sees true and backs off. A barrier costs
-//! 100-150 ns here. The process must register for it once, and with more
-//! than one thread the registration waits for an RCU grace period (10-15
-//! ms here), so the first lock that would bias starts it on a thread of
-//! its own and no lock biases until it is done; without `membarrier` (not
-//! Linux, or refused) no lock ever biases.
+//! 100-150 ns here. The process must register for it once: 2-4 µs while
+//! it has one thread, but with more the registration waits for an RCU
+//! grace period (10-15 ms here), so no channel operation registers; a
+//! runtime's `build` does, before it starts threads of its own (paying
+//! the wait once where the process had threads already). Until then, and
+//! always without `membarrier` (not Linux, or refused), no lock biases.
 //!
 //! The `mprotect` trick (taking a permission from a page makes the kernel
 //! interrupt every CPU running the process to flush its TLB) was measured
@@ -99,10 +100,10 @@
 //! unlock store, the handshake above) and is stress-tested in `tests`.
 
 #[cfg(not(loom))]
-pub(crate) use spin::{Lock, LockGuard};
+pub(crate) use spin::{prepare, Lock, LockGuard};
 
 #[cfg(loom)]
-pub(crate) use model::{Lock, LockGuard};
+pub(crate) use model::{prepare, Lock, LockGuard};
 
 #[cfg(not(loom))]
 mod spin {
@@ -367,6 +368,12 @@ mod spin {
         }
     }
 
+    /// Readies biasing (see `membarrier::register`): a runtime's `build`
+    /// calls it before it starts threads of its own.
+    pub(crate) fn prepare() {
+        membarrier::register();
+    }
+
     /// This thread's token: the address of a thread-local, never 0 or 1
     /// (`UNBIASED`, `REVOKED`), unique among live threads. A thread that
     /// reuses a dead owner's address becomes the owner, which is sound:
@@ -395,49 +402,35 @@ mod spin {
         #[cfg(target_os = "linux")]
         const CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
 
-        /// Whether [`fence_all`] works in this process. The first call
-        /// starts the registration on a thread of its own and says no:
-        /// registering waits for an RCU grace period when the process has
-        /// more than one thread (10-15 ms measured here), which no caller
-        /// that holds a channel's lock, or drives an event loop, should
-        /// wait for. Locks bias once it is done.
+        /// Whether [`fence_all`] works in this process: [`register`] has
+        /// succeeded.
+        #[inline]
         pub(super) fn available() -> bool {
-            match STATE.load(Ordering::Acquire) {
-                READY => true,
-                NOT_TRIED => {
-                    if STATE
-                        .compare_exchange(
-                            NOT_TRIED,
-                            REGISTERING,
-                            Ordering::Relaxed,
-                            Ordering::Relaxed,
-                        )
-                        .is_ok()
-                    {
-                        let spawned = std::thread::Builder::new()
-                            .name("motet-membarrier".into())
-                            .spawn(|| {
-                                let s = if register() { READY } else { UNAVAILABLE };
-                                STATE.store(s, Ordering::Release);
-                            });
-                        if spawned.is_err() {
-                            STATE.store(UNAVAILABLE, Ordering::Relaxed);
-                        }
-                    }
-                    false
-                }
-                _ => false,
+            STATE.load(Ordering::Acquire) == READY
+        }
+
+        /// Registers the process for [`fence_all`], once (later calls
+        /// return at once). It takes 2-4 µs while the process has one
+        /// thread, and otherwise waits for an RCU grace period (10-15 ms
+        /// here), so no channel operation calls it: a runtime's `build`
+        /// does, before it starts threads of its own, and where that is
+        /// late, pays the wait once. Until it has run, no lock biases.
+        pub(super) fn register() {
+            if STATE
+                .compare_exchange(NOT_TRIED, REGISTERING, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+            {
+                let s = if register_process() {
+                    READY
+                } else {
+                    UNAVAILABLE
+                };
+                STATE.store(s, Ordering::Release);
             }
         }
 
-        /// Whether registration is over, one way or the other (tests).
-        #[cfg(test)]
-        pub(super) fn settled() -> bool {
-            matches!(STATE.load(Ordering::Acquire), READY | UNAVAILABLE)
-        }
-
         #[cfg(target_os = "linux")]
-        fn register() -> bool {
+        fn register_process() -> bool {
             // SAFETY: the membarrier system call takes two integers and
             // touches no memory of ours.
             unsafe {
@@ -446,7 +439,7 @@ mod spin {
         }
 
         #[cfg(not(target_os = "linux"))]
-        fn register() -> bool {
+        fn register_process() -> bool {
             false
         }
 
@@ -472,18 +465,14 @@ mod spin {
     mod tests {
         use super::Lock;
 
-        /// Whether locks can bias here, once the registration that the
-        /// first ask starts has finished.
+        /// Whether locks can bias here (registering, as a runtime would).
         fn bias_available() -> bool {
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-            while !super::membarrier::available() {
-                if super::membarrier::settled() || std::time::Instant::now() > deadline {
-                    eprintln!("skipped: no membarrier here, so locks never bias");
-                    return false;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(1));
+            super::prepare();
+            let ok = super::membarrier::available();
+            if !ok {
+                eprintln!("skipped: no membarrier here, so locks never bias");
             }
-            true
+            ok
         }
         use std::sync::atomic::Ordering;
         use std::sync::Arc;
@@ -607,6 +596,9 @@ mod model {
     pub(crate) use loom::sync::MutexGuard as LockGuard;
 
     pub(crate) struct Lock<T>(loom::sync::Mutex<T>);
+
+    /// Nothing to ready: loom's lock does not bias.
+    pub(crate) fn prepare() {}
 
     impl<T> Lock<T> {
         pub(crate) fn new(value: T) -> Lock<T> {

@@ -387,6 +387,9 @@ impl Builder {
     /// and the stall watchdog thread unless disabled. Blocking threads start
     /// on demand.
     pub fn build(&self) -> std::io::Result<Runtime> {
+        // Before any thread of ours starts: readying the channels' biased
+        // locks is cheapest while the process has one thread.
+        crate::chan::prepare_locks();
         let blocking = BlockingPool::new(self.max_blocking_threads, self.blocking_keep_alive);
         let stalls = Arc::new(AtomicU64::new(0));
         let (sched, kind, registries, probes) = match self.flavor {
