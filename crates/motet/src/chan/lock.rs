@@ -445,16 +445,20 @@ mod spin {
 
         /// Makes every running thread of this process execute a full
         /// memory fence before it returns. Called only once [`available`]
-        /// said yes (a lock biases only then); it cannot fail after a
-        /// successful registration, and if it somehow did, no owner's
-        /// store could be trusted, so it aborts.
+        /// said yes (a lock biases only then). A refusal means the
+        /// registration is gone (a child after `fork` may not inherit it):
+        /// register again and retry; if that fails too, no owner's store
+        /// could be trusted, so it aborts with a message.
         pub(super) fn fence_all() {
             #[cfg(target_os = "linux")]
             {
-                // SAFETY: as in `register`.
-                let r = unsafe { libc::syscall(libc::SYS_membarrier, CMD_PRIVATE_EXPEDITED, 0, 0) };
-                if r != 0 {
-                    eprintln!("motet::chan: membarrier failed after registration; aborting");
+                // SAFETY: as in `register_process`.
+                let fence = || unsafe {
+                    libc::syscall(libc::SYS_membarrier, CMD_PRIVATE_EXPEDITED, 0, 0) == 0
+                };
+                let fenced = fence() || (register_process() && fence());
+                if !fenced {
+                    eprintln!("motet::chan: membarrier refused after registration; aborting");
                     std::process::abort();
                 }
             }
