@@ -44,77 +44,32 @@
 //!
 //! # Biased to one thread
 //!
-//! Even uncontended, the CAS is a locked instruction: 8.7-8.9 ns a lock
-//! here in a tight loop, against 1.0-1.4 ns for plain stores. A pingpong
-//! on one event loop takes three per message, and with them replaced by
-//! plain stores (unsound, as an experiment) it ran 16-32% faster. A
-//! channel used by one thread only (the common case on an event loop,
-//! where every unit runs on the loop's thread) needs no exclusion from
-//! other threads, so the lock *biases* itself to that thread, as the JVM
-//! once did for monitors, and takes the bias back the first time another
-//! thread wants it:
-//!
-//! - `bias` is [`UNBIASED`], [`REVOKED`], or the owner thread's token
-//!   (the address of a thread-local). It changes only under the CAS lock:
-//!   the CAS holder sets its own token after [`BIAS_AFTER`] acquisitions
-//!   in a row by the same thread (`last`, `streak`, also touched only
-//!   under the CAS lock), and a CAS holder that finds another thread's
-//!   token revokes it. A revoked lock stays a CAS lock for good, so a
-//!   channel shared between threads pays for one revocation at most.
-//! - **Owner's lock**: `held = true` (a plain store), a compiler fence,
-//!   then a plain load of `revoke`; false: the lock is held, no
-//!   read-modify-write. True: `held = false`, and the CAS path. **Owner's
-//!   unlock**: `held = false` (release).
-//! - **Revocation** (under the CAS lock): `revoke = true`, then
-//!   `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)`, which makes every
-//!   running thread of the process execute a full fence (a descheduled
-//!   one had one when it was switched out); then wait until `held` reads
-//!   false (acquire); then `bias = REVOKED`.
-//!
-//! This is Dekker's handshake with the owner's half of the fence moved to
-//! the revoker (an *asymmetric* fence, as in userspace RCU): either the
-//! owner's `held = true` is visible once the barrier returns, and the
-//! revoker waits for its unlock, or the barrier came first, and the
-//! owner's load of `revoke` sees true and backs off. A barrier costs
-//! 100-150 ns here. The process must register for it once: 2-4 µs while
-//! it has one thread, but with more the registration waits for an RCU
-//! grace period (10-15 ms here), so no channel operation registers; a
-//! runtime's `build` does, before it starts threads of its own (paying
-//! the wait once where the process had threads already). Until then, and
-//! always without `membarrier` (not Linux, or refused), no lock biases.
-//!
-//! The `mprotect` trick (taking a permission from a page makes the kernel
-//! interrupt every CPU running the process to flush its TLB) was measured
-//! too, 4-6 µs a barrier and no registration, and rejected: it fences
-//! only where TLB shootdowns are interrupts, and recent Linux kernels can
-//! use AMD's broadcast invalidation (`INVLPGB`) instead, which interrupts
-//! nobody. The stress tests below catch a revocation that does
-//! not wait for the owner, or an owner that ignores `revoke`; a missing
-//! fence opens a window of a few instructions, which they do not reach
-//! (checked: removing it passed them), so that part rests on the
-//! argument above.
+//! A lock that one thread takes 64 times in a row biases itself to that
+//! thread, which then locks and unlocks with plain stores, until another
+//! thread takes the bias back (`chan/bias.rs` has the protocol, its
+//! measurements and its loom model).
 //!
 //! Under `--cfg loom` the lock is loom's `Mutex`, so the channel models
 //! explore the channel's logic; this module's own ordering is small
 //! enough to argue here (acquire on every successful CAS, release on every
-//! unlock store, the handshake above) and is stress-tested in `tests`.
+//! unlock store) and is stress-tested in `tests`, the bias with it.
 
 #[cfg(not(loom))]
-pub(crate) use spin::{prepare, Lock, LockGuard};
+pub(crate) use spin::{Lock, LockGuard};
 
 #[cfg(loom)]
-pub(crate) use model::{prepare, Lock, LockGuard};
+pub(crate) use model::{Lock, LockGuard};
 
 #[cfg(not(loom))]
 mod spin {
     use std::cell::UnsafeCell;
     use std::marker::PhantomData;
     use std::ops::{Deref, DerefMut};
-    use std::sync::atomic::{
-        compiler_fence, AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering,
-    };
+    use std::sync::atomic::{AtomicU8, Ordering};
     use std::sync::{Condvar, Mutex};
     use std::time::Duration;
+
+    use super::super::bias::{self, Bias};
 
     /// Held.
     const LOCKED: u8 = 1;
@@ -126,30 +81,11 @@ mod spin {
     const YIELDS: u32 = 10;
     /// The longest sleep: bounds the cost of a lost wake-up (see above).
     const SLEEP: Duration = Duration::from_micros(500);
-    /// `bias`: not biased yet.
-    const UNBIASED: usize = 0;
-    /// `bias`: biased once and revoked; a CAS lock from now on.
-    const REVOKED: usize = 1;
-    /// Acquisitions in a row by one thread before the lock biases to it.
-    /// Low, because a wrong guess is cheap: it costs one revocation (a
-    /// `membarrier`, 100-150 ns here) once per lock at most. With 1,024 the
-    /// lab's ring (1,000 channels, a few hundred locks each in a short run)
-    /// never biased; with 64 its `async-loop` went from 107 to 91 ns a hop.
-    const BIAS_AFTER: u32 = 64;
-
     /// A mutual-exclusion lock over a `T` (see the module docs).
     pub(crate) struct Lock<T> {
         state: AtomicU8,
-        /// The owner holds the lock through its bias.
-        held: AtomicBool,
-        /// A revocation has begun: the owner must use the CAS lock.
-        revoke: AtomicBool,
-        /// [`UNBIASED`], [`REVOKED`], or the owner's token.
-        bias: AtomicUsize,
-        /// The last CAS holder's token, and how many acquisitions in a row
-        /// it has made (both only under the CAS lock).
-        last: AtomicUsize,
-        streak: AtomicU32,
+        /// The bias to one thread (`chan/bias.rs`).
+        bias: Bias,
         /// Guards the `SLEEPING` hand-shake with `wakeup`.
         sleepers: Mutex<()>,
         wakeup: Condvar,
@@ -167,11 +103,7 @@ mod spin {
         pub(crate) fn new(value: T) -> Lock<T> {
             Lock {
                 state: AtomicU8::new(0),
-                held: AtomicBool::new(false),
-                revoke: AtomicBool::new(false),
-                bias: AtomicUsize::new(UNBIASED),
-                last: AtomicUsize::new(0),
-                streak: AtomicU32::new(0),
+                bias: Bias::new(),
                 sleepers: Mutex::new(()),
                 wakeup: Condvar::new(),
                 value: UnsafeCell::new(value),
@@ -181,20 +113,13 @@ mod spin {
         /// Locks, waiting as the module docs describe.
         #[inline]
         pub(crate) fn lock(&self) -> LockGuard<'_, T> {
-            let me = token();
-            if self.bias.load(Ordering::Relaxed) == me {
-                self.held.store(true, Ordering::Relaxed);
-                // The owner's half of the handshake: the revoker's
-                // `membarrier` is the fence between this store and load.
-                compiler_fence(Ordering::SeqCst);
-                if !self.revoke.load(Ordering::Relaxed) {
-                    return LockGuard {
-                        lock: self,
-                        biased: true,
-                        _not_send: PhantomData,
-                    };
-                }
-                self.held.store(false, Ordering::Release);
+            let me = bias::token();
+            if self.bias.try_lock(me) {
+                return LockGuard {
+                    lock: self,
+                    biased: true,
+                    _not_send: PhantomData,
+                };
             }
             if self
                 .state
@@ -203,58 +128,12 @@ mod spin {
             {
                 self.lock_contended();
             }
-            if self.bias.load(Ordering::Relaxed) != REVOKED {
-                self.count_toward_bias(me);
-            }
+            self.bias.after_cas_lock(me);
             LockGuard {
                 lock: self,
                 biased: false,
                 _not_send: PhantomData,
             }
-        }
-
-        /// Under the CAS lock, on a lock not revoked: revoke another
-        /// thread's bias, or count this acquisition toward our own.
-        #[inline(never)]
-        fn count_toward_bias(&self, me: usize) {
-            let bias = self.bias.load(Ordering::Relaxed);
-            if bias != UNBIASED {
-                // Another thread's (ours would have taken the fast path,
-                // unless a revocation is under way, which only a CAS
-                // holder runs, and we hold the CAS lock).
-                self.revoke_bias();
-                return;
-            }
-            if self.last.load(Ordering::Relaxed) != me {
-                self.last.store(me, Ordering::Relaxed);
-                self.streak.store(1, Ordering::Relaxed);
-                return;
-            }
-            let streak = self.streak.load(Ordering::Relaxed) + 1;
-            self.streak.store(streak, Ordering::Relaxed);
-            if streak >= BIAS_AFTER && me > REVOKED && membarrier::available() {
-                self.bias.store(me, Ordering::Relaxed);
-            }
-        }
-
-        /// Takes the bias back (module docs), under the CAS lock.
-        #[cold]
-        #[inline(never)]
-        fn revoke_bias(&self) {
-            self.revoke.store(true, Ordering::Relaxed);
-            membarrier::fence_all();
-            let mut round = 0u32;
-            // The owner's critical section never blocks, but its thread
-            // may be preempted in it.
-            while self.held.load(Ordering::Acquire) {
-                round += 1;
-                if round < SPINS {
-                    std::hint::spin_loop();
-                } else {
-                    std::thread::yield_now();
-                }
-            }
-            self.bias.store(REVOKED, Ordering::Relaxed);
         }
 
         #[cold]
@@ -361,106 +240,9 @@ mod spin {
         #[inline]
         fn drop(&mut self) {
             if self.biased {
-                self.lock.held.store(false, Ordering::Release);
+                self.lock.bias.unlock();
             } else {
                 self.lock.unlock();
-            }
-        }
-    }
-
-    /// Readies biasing (see `membarrier::register`): a runtime's `build`
-    /// calls it before it starts threads of its own.
-    pub(crate) fn prepare() {
-        membarrier::register();
-    }
-
-    /// This thread's token: the address of a thread-local, never 0 or 1
-    /// (`UNBIASED`, `REVOKED`), unique among live threads. A thread that
-    /// reuses a dead owner's address becomes the owner, which is sound:
-    /// the dead one holds nothing.
-    #[inline]
-    fn token() -> usize {
-        std::thread_local! {
-            static TOKEN: u64 = const { 0 };
-        }
-        TOKEN.with(|t| t as *const u64 as usize)
-    }
-
-    /// The asymmetric fence (module docs).
-    mod membarrier {
-        use std::sync::atomic::{AtomicU8, Ordering};
-
-        /// Where registration stands.
-        static STATE: AtomicU8 = AtomicU8::new(NOT_TRIED);
-        const NOT_TRIED: u8 = 0;
-        const REGISTERING: u8 = 1;
-        const READY: u8 = 2;
-        const UNAVAILABLE: u8 = 3;
-
-        #[cfg(target_os = "linux")]
-        const CMD_PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
-        #[cfg(target_os = "linux")]
-        const CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
-
-        /// Whether [`fence_all`] works in this process: [`register`] has
-        /// succeeded.
-        #[inline]
-        pub(super) fn available() -> bool {
-            STATE.load(Ordering::Acquire) == READY
-        }
-
-        /// Registers the process for [`fence_all`], once (later calls
-        /// return at once). It takes 2-4 µs while the process has one
-        /// thread, and otherwise waits for an RCU grace period (10-15 ms
-        /// here), so no channel operation calls it: a runtime's `build`
-        /// does, before it starts threads of its own, and where that is
-        /// late, pays the wait once. Until it has run, no lock biases.
-        pub(super) fn register() {
-            if STATE
-                .compare_exchange(NOT_TRIED, REGISTERING, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-            {
-                let s = if register_process() {
-                    READY
-                } else {
-                    UNAVAILABLE
-                };
-                STATE.store(s, Ordering::Release);
-            }
-        }
-
-        #[cfg(target_os = "linux")]
-        fn register_process() -> bool {
-            // SAFETY: the membarrier system call takes two integers and
-            // touches no memory of ours.
-            unsafe {
-                libc::syscall(libc::SYS_membarrier, CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0
-            }
-        }
-
-        #[cfg(not(target_os = "linux"))]
-        fn register_process() -> bool {
-            false
-        }
-
-        /// Makes every running thread of this process execute a full
-        /// memory fence before it returns. Called only once [`available`]
-        /// said yes (a lock biases only then). A refusal means the
-        /// registration is gone (a child after `fork` may not inherit it):
-        /// register again and retry; if that fails too, no owner's store
-        /// could be trusted, so it aborts with a message.
-        pub(super) fn fence_all() {
-            #[cfg(target_os = "linux")]
-            {
-                // SAFETY: as in `register_process`.
-                let fence = || unsafe {
-                    libc::syscall(libc::SYS_membarrier, CMD_PRIVATE_EXPEDITED, 0, 0) == 0
-                };
-                let fenced = fence() || (register_process() && fence());
-                if !fenced {
-                    eprintln!("motet::chan: membarrier refused after registration; aborting");
-                    std::process::abort();
-                }
             }
         }
     }
@@ -471,8 +253,8 @@ mod spin {
 
         /// Whether locks can bias here (registering, as a runtime would).
         fn bias_available() -> bool {
-            super::prepare();
-            let ok = super::membarrier::available();
+            super::bias::prepare();
+            let ok = super::bias::available();
             if !ok {
                 eprintln!("skipped: no membarrier here, so locks never bias");
             }
@@ -515,19 +297,19 @@ mod spin {
                 return;
             }
             let lock = Arc::new(Lock::new(0u64));
-            for _ in 0..super::BIAS_AFTER + 1 {
+            for _ in 0..super::bias::BIAS_AFTER + 1 {
                 *lock.lock() += 1;
             }
-            assert_eq!(lock.bias.load(Ordering::Relaxed), super::token());
+            assert_eq!(lock.bias.owner(), super::bias::token());
             let g = lock.lock();
             assert!(g.biased, "the owner's lock takes the bias");
             drop(g);
             let l2 = lock.clone();
             std::thread::spawn(move || *l2.lock() += 1).join().unwrap();
-            assert_eq!(lock.bias.load(Ordering::Relaxed), super::REVOKED);
+            assert_eq!(lock.bias.owner(), super::bias::REVOKED);
             let g = lock.lock();
             assert!(!g.biased, "a revoked lock is a CAS lock for good");
-            assert_eq!(*g, u64::from(super::BIAS_AFTER) + 2);
+            assert_eq!(*g, u64::from(super::bias::BIAS_AFTER) + 2);
         }
 
         /// A revocation racing the owner's critical sections: the owner
@@ -554,7 +336,7 @@ mod spin {
             }
             for round in 0..200u32 {
                 let lock = Arc::new(Lock::new(0u64));
-                for _ in 0..super::BIAS_AFTER {
+                for _ in 0..super::bias::BIAS_AFTER {
                     *lock.lock() += 1;
                 }
                 let inside = Arc::new(AtomicBool::new(false));
@@ -575,7 +357,7 @@ mod spin {
                     section(&lock, &inside);
                 }
                 other.join().unwrap();
-                assert_eq!(*lock.lock(), u64::from(super::BIAS_AFTER) + 2_200);
+                assert_eq!(*lock.lock(), u64::from(super::bias::BIAS_AFTER) + 2_200);
             }
         }
 
@@ -600,9 +382,6 @@ mod model {
     pub(crate) use loom::sync::MutexGuard as LockGuard;
 
     pub(crate) struct Lock<T>(loom::sync::Mutex<T>);
-
-    /// Nothing to ready: loom's lock does not bias.
-    pub(crate) fn prepare() {}
 
     impl<T> Lock<T> {
         pub(crate) fn new(value: T) -> Lock<T> {

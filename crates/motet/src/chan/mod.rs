@@ -258,9 +258,10 @@
 /// Readies the channels' biased locks (`chan/lock.rs`); a runtime's
 /// `build` calls it before it starts any thread.
 pub(crate) fn prepare_locks() {
-    lock::prepare();
+    bias::prepare();
 }
 
+mod bias;
 mod error;
 mod list;
 mod lock;
