@@ -339,6 +339,14 @@ mod loom_tests {
     }
 
     impl Model {
+        fn new() -> Model {
+            Model {
+                cas: AtomicBool::new(false),
+                bias: Bias::new(),
+                count: UnsafeCell::new(0),
+            }
+        }
+
         fn section(&self, me: usize) {
             LOOM_TOKEN.with(|t| t.set(me));
             let biased = self.bias.try_lock(me);
@@ -368,11 +376,7 @@ mod loom_tests {
     #[test]
     fn a_revocation_racing_the_owner_keeps_exclusion() {
         loom::model(|| {
-            let m = Arc::new(Model {
-                cas: AtomicBool::new(false),
-                bias: Bias::new(),
-                count: UnsafeCell::new(0),
-            });
+            let m = Arc::new(Model::new());
             m.bias.owner.store(2, Ordering::Relaxed);
             let m2 = m.clone();
             let other = thread::spawn(move || m2.section(3));
@@ -390,11 +394,7 @@ mod loom_tests {
     #[test]
     fn biasing_and_revoking_race_safely() {
         loom::model(|| {
-            let m = Arc::new(Model {
-                cas: AtomicBool::new(false),
-                bias: Bias::new(),
-                count: UnsafeCell::new(0),
-            });
+            let m = Arc::new(Model::new());
             m.bias.last.store(2, Ordering::Relaxed);
             m.bias.streak.store(BIAS_AFTER - 2, Ordering::Relaxed);
             let m2 = m.clone();
