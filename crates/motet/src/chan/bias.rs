@@ -69,6 +69,9 @@
 //! real thing on real threads: they catch the first two; the third
 //! leaves a window of a few instructions, which they do not reach.
 
+// Under loom the channels use loom's `Mutex`; only the models use this.
+#![cfg_attr(loom, allow(dead_code))]
+
 use crate::loom::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
 /// `owner`: not biased yet.
