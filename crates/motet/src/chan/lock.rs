@@ -47,7 +47,7 @@
 //! A lock that one thread takes 64 times in a row biases itself to that
 //! thread, which then locks and unlocks with plain stores, until another
 //! thread takes the bias back (`chan/bias.rs` has the protocol, its
-//! measurements and its loom model).
+//! measurements and its loom models).
 //!
 //! Under `--cfg loom` the lock is loom's `Mutex`, so the channel models
 //! explore the channel's logic; this module's own ordering is small
