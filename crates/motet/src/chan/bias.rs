@@ -110,12 +110,14 @@ impl Bias {
         }
     }
 
-    /// The owner's lock: true if `me` holds the lock now, through the
-    /// bias; false: take the CAS lock, then call
-    /// [`after_cas_lock`](Self::after_cas_lock).
+    /// The owner's lock: true if this thread holds the lock now, through
+    /// the bias; false: take the CAS lock, then call
+    /// [`after_cas_lock`](Self::after_cas_lock). The thread's token is read
+    /// only if the lock is biased to somebody.
     #[inline]
-    pub(crate) fn try_lock(&self, me: usize) -> bool {
-        if self.owner.load(Ordering::Relaxed) != me {
+    pub(crate) fn try_lock(&self) -> bool {
+        let owner = self.owner.load(Ordering::Relaxed);
+        if owner <= REVOKED || owner != token() {
             return false;
         }
         self.held.store(true, Ordering::Relaxed);
@@ -133,23 +135,22 @@ impl Bias {
         self.held.store(false, Ordering::Release);
     }
 
-    /// Called by `me` with the CAS lock held: revokes another thread's
-    /// bias, or counts this acquisition toward `me`'s.
+    /// Called with the CAS lock held: revokes another thread's bias, or
+    /// counts this acquisition toward this thread's.
     #[inline]
-    pub(crate) fn after_cas_lock(&self, me: usize) {
-        if self.owner.load(Ordering::Relaxed) != REVOKED {
-            self.count_or_revoke(me);
+    pub(crate) fn after_cas_lock(&self) {
+        match self.owner.load(Ordering::Relaxed) {
+            REVOKED => {}
+            UNBIASED => self.count(),
+            // Another thread's: ours would have taken `try_lock`, unless a
+            // revocation is under way, which only a CAS holder runs.
+            _ => self.revoke(),
         }
     }
 
     #[inline(never)]
-    fn count_or_revoke(&self, me: usize) {
-        if self.owner.load(Ordering::Relaxed) != UNBIASED {
-            // Another thread's: ours would have taken `try_lock`, unless
-            // a revocation is under way, which only a CAS holder runs.
-            self.revoke();
-            return;
-        }
+    fn count(&self) {
+        let me = token();
         if self.last.load(Ordering::Relaxed) != me {
             self.last.store(me, Ordering::Relaxed);
             self.streak.store(1, Ordering::Relaxed);
@@ -157,7 +158,7 @@ impl Bias {
         }
         let streak = self.streak.load(Ordering::Relaxed) + 1;
         self.streak.store(streak, Ordering::Relaxed);
-        if streak >= BIAS_AFTER && me > REVOKED && available() {
+        if streak >= BIAS_AFTER && available() {
             self.owner.store(me, Ordering::Relaxed);
         }
     }
@@ -352,7 +353,7 @@ mod loom_tests {
 
         fn section(&self, me: usize) {
             LOOM_TOKEN.with(|t| t.set(me));
-            let biased = self.bias.try_lock(me);
+            let biased = self.bias.try_lock();
             if !biased {
                 while self
                     .cas
@@ -361,7 +362,7 @@ mod loom_tests {
                 {
                     thread::yield_now();
                 }
-                self.bias.after_cas_lock(me);
+                self.bias.after_cas_lock();
             }
             // SAFETY (of the model): the lock under test is what makes
             // this exclusive; loom reports it if it is not.

@@ -69,7 +69,7 @@ mod spin {
     use std::sync::{Condvar, Mutex};
     use std::time::Duration;
 
-    use super::super::bias::{self, Bias};
+    use crate::chan::bias::Bias;
 
     /// Held.
     const LOCKED: u8 = 1;
@@ -113,8 +113,7 @@ mod spin {
         /// Locks, waiting as the module docs describe.
         #[inline]
         pub(crate) fn lock(&self) -> LockGuard<'_, T> {
-            let me = bias::token();
-            if self.bias.try_lock(me) {
+            if self.bias.try_lock() {
                 return LockGuard {
                     lock: self,
                     biased: true,
@@ -128,7 +127,7 @@ mod spin {
             {
                 self.lock_contended();
             }
-            self.bias.after_cas_lock(me);
+            self.bias.after_cas_lock();
             LockGuard {
                 lock: self,
                 biased: false,
@@ -249,19 +248,21 @@ mod spin {
 
     #[cfg(test)]
     mod tests {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+
         use super::Lock;
+        use crate::chan::bias;
 
         /// Whether locks can bias here (registering, as a runtime would).
         fn bias_available() -> bool {
-            super::bias::prepare();
-            let ok = super::bias::available();
+            bias::prepare();
+            let ok = bias::available();
             if !ok {
                 eprintln!("skipped: no membarrier here, so locks never bias");
             }
             ok
         }
-        use std::sync::atomic::Ordering;
-        use std::sync::Arc;
 
         /// Many threads (more than cores, so holders get preempted and
         /// waiters reach the sleep path) increment through the lock.
@@ -297,19 +298,19 @@ mod spin {
                 return;
             }
             let lock = Arc::new(Lock::new(0u64));
-            for _ in 0..super::bias::BIAS_AFTER + 1 {
+            for _ in 0..bias::BIAS_AFTER + 1 {
                 *lock.lock() += 1;
             }
-            assert_eq!(lock.bias.owner(), super::bias::token());
+            assert_eq!(lock.bias.owner(), bias::token());
             let g = lock.lock();
             assert!(g.biased, "the owner's lock takes the bias");
             drop(g);
             let l2 = lock.clone();
             std::thread::spawn(move || *l2.lock() += 1).join().unwrap();
-            assert_eq!(lock.bias.owner(), super::bias::REVOKED);
+            assert_eq!(lock.bias.owner(), bias::REVOKED);
             let g = lock.lock();
             assert!(!g.biased, "a revoked lock is a CAS lock for good");
-            assert_eq!(*g, u64::from(super::bias::BIAS_AFTER) + 2);
+            assert_eq!(*g, u64::from(bias::BIAS_AFTER) + 2);
         }
 
         /// A revocation racing the owner's critical sections: the owner
@@ -320,7 +321,6 @@ mod spin {
         /// lock, biased before the other thread starts.
         #[test]
         fn a_revocation_racing_the_owner_keeps_exclusion() {
-            use std::sync::atomic::AtomicBool;
             if !bias_available() {
                 return;
             }
@@ -336,7 +336,7 @@ mod spin {
             }
             for round in 0..200u32 {
                 let lock = Arc::new(Lock::new(0u64));
-                for _ in 0..super::bias::BIAS_AFTER {
+                for _ in 0..bias::BIAS_AFTER {
                     *lock.lock() += 1;
                 }
                 let inside = Arc::new(AtomicBool::new(false));
@@ -357,7 +357,7 @@ mod spin {
                     section(&lock, &inside);
                 }
                 other.join().unwrap();
-                assert_eq!(*lock.lock(), u64::from(super::bias::BIAS_AFTER) + 2_200);
+                assert_eq!(*lock.lock(), u64::from(bias::BIAS_AFTER) + 2_200);
             }
         }
 
