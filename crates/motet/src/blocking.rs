@@ -28,6 +28,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::bias::UNBIASED;
 use crate::runtime::{context, Scheduler};
 use crate::task::{JoinError, JoinHandle, MetaRef, Runnable, TaskMeta};
 
@@ -87,7 +88,7 @@ impl BlockingPool {
     {
         let meta = TaskMeta::new(sched.clone(), location);
         let id = meta.id;
-        let (runnable, task) = crate::task::cell::spawn(meta, schedule, move |meta| {
+        let (runnable, task) = crate::task::cell::spawn(meta, schedule, UNBIASED, move |meta| {
             let meta = MetaRef::new(meta);
             async move {
                 // An abort before the call started cancels it.

@@ -62,6 +62,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod bias;
 mod blocking;
 pub mod chan;
 mod coop;

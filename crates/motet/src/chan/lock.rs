@@ -46,7 +46,7 @@
 //!
 //! A lock that one thread takes 64 times in a row biases itself to that
 //! thread, which then locks and unlocks with plain stores, until another
-//! thread takes the bias back (`chan/bias.rs` has the protocol, its
+//! thread takes the bias back (`bias.rs` has the protocol, its
 //! measurements and its loom models).
 //!
 //! Under `--cfg loom` the lock is loom's `Mutex`, so the channel models
@@ -69,7 +69,7 @@ mod spin {
     use std::sync::{Condvar, Mutex};
     use std::time::Duration;
 
-    use crate::chan::bias::Bias;
+    use crate::bias::LockBias;
 
     /// Held.
     const LOCKED: u8 = 1;
@@ -84,8 +84,8 @@ mod spin {
     /// A mutual-exclusion lock over a `T` (see the module docs).
     pub(crate) struct Lock<T> {
         state: AtomicU8,
-        /// The bias to one thread (`chan/bias.rs`).
-        bias: Bias,
+        /// The bias to one thread (`bias.rs`).
+        bias: LockBias,
         /// Guards the `SLEEPING` hand-shake with `wakeup`.
         sleepers: Mutex<()>,
         wakeup: Condvar,
@@ -103,7 +103,7 @@ mod spin {
         pub(crate) fn new(value: T) -> Lock<T> {
             Lock {
                 state: AtomicU8::new(0),
-                bias: Bias::new(),
+                bias: LockBias::new(),
                 sleepers: Mutex::new(()),
                 wakeup: Condvar::new(),
                 value: UnsafeCell::new(value),
@@ -252,17 +252,7 @@ mod spin {
         use std::sync::Arc;
 
         use super::Lock;
-        use crate::chan::bias;
-
-        /// Whether locks can bias here (registering, as a runtime would).
-        fn bias_available() -> bool {
-            bias::prepare();
-            let ok = bias::available();
-            if !ok {
-                eprintln!("skipped: no membarrier here, so locks never bias");
-            }
-            ok
-        }
+        use crate::bias::{self, available_for_tests as bias_available};
 
         /// Many threads (more than cores, so holders get preempted and
         /// waiters reach the sleep path) increment through the lock.

@@ -255,13 +255,6 @@
 //! - An unbounded channel allocates its first block (63 slots of `T`) at
 //!   its first send, not when it is made.
 
-/// Readies the channels' biased locks (`chan/lock.rs`); a runtime's
-/// `build` calls it before it starts any thread.
-pub(crate) fn prepare_locks() {
-    bias::prepare();
-}
-
-mod bias;
 mod error;
 mod list;
 mod lock;

@@ -235,7 +235,12 @@ impl Local {
     }
 
     pub(crate) fn owns(&self, runnable: &Runnable) -> bool {
-        matches!(&runnable.metadata().sched, Scheduler::EventLoop(s) if Arc::ptr_eq(s, &self.shared))
+        matches!(&runnable.metadata().sched, Scheduler::EventLoop(s) if self.runs(s))
+    }
+
+    /// Whether this is the loop of `shared`.
+    pub(crate) fn runs(&self, shared: &Arc<Shared>) -> bool {
+        Arc::ptr_eq(shared, &self.shared)
     }
 
     /// Moves every remotely scheduled task to the back of the local queue.

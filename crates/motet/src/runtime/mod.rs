@@ -78,7 +78,7 @@ use self::registry::Registry;
 use self::stall::{Probe, Watchdog};
 use crate::blocking::BlockingPool;
 use crate::driver::Driver;
-use crate::task::{self, JoinHandle, Runnable};
+use crate::task::{self, JoinHandle, Placement, Runnable};
 
 /// The scheduler a task belongs to, or a handle reaches: one variant per
 /// flavor. (A per-core runtime's tasks belong to one of its cores'
@@ -91,6 +91,26 @@ pub(crate) enum Scheduler {
 }
 
 impl Scheduler {
+    /// The owner to bias a new task's cell to (`bias.rs`): this thread's
+    /// token if a task of this scheduler's, spawned here with `placement`,
+    /// will run on this thread only (a task of this thread's event loop, a
+    /// per-core runtime's core included, or one placed `Here` by a worker of
+    /// this work-stealing runtime); otherwise unbiased.
+    pub(crate) fn bias_owner(&self, placement: Placement) -> usize {
+        let stays = context::with_core(|core| match (core, self) {
+            (Some(CoreRef::Loop(l)), Scheduler::EventLoop(s)) => l.runs(s),
+            (Some(CoreRef::Worker(w)), Scheduler::WorkStealing(s)) => {
+                placement == Placement::Here && w.runs(s)
+            }
+            _ => false,
+        });
+        if stays {
+            crate::bias::token()
+        } else {
+            crate::bias::UNBIASED
+        }
+    }
+
     /// Homes a pinned task on the worker this thread runs, if it is a
     /// worker of the task's work-stealing runtime, before the task is
     /// first queued; elsewhere does nothing (an event loop's tasks share
@@ -387,9 +407,9 @@ impl Builder {
     /// and the stall watchdog thread unless disabled. Blocking threads start
     /// on demand.
     pub fn build(&self) -> std::io::Result<Runtime> {
-        // Before any thread of ours starts: readying the channels' biased
-        // locks is cheapest while the process has one thread.
-        crate::chan::prepare_locks();
+        // Before any thread of ours starts: readying biases (channel locks,
+        // task cells) is cheapest while the process has one thread.
+        crate::bias::prepare();
         let blocking = BlockingPool::new(self.max_blocking_threads, self.blocking_keep_alive);
         let stalls = Arc::new(AtomicU64::new(0));
         let (sched, kind, registries, probes) = match self.flavor {

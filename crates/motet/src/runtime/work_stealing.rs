@@ -395,7 +395,12 @@ impl Shared {
 
 impl Core {
     pub(crate) fn owns(&self, runnable: &Runnable) -> bool {
-        matches!(&runnable.metadata().sched, Scheduler::WorkStealing(s) if Arc::ptr_eq(s, &self.shared))
+        matches!(&runnable.metadata().sched, Scheduler::WorkStealing(s) if self.runs(s))
+    }
+
+    /// Whether this is a worker of `shared`'s runtime.
+    pub(crate) fn runs(&self, shared: &Arc<Shared>) -> bool {
+        Arc::ptr_eq(shared, &self.shared)
     }
 
     /// The worker's index (0-based).

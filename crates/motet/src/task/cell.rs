@@ -74,6 +74,7 @@ use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
+use crate::bias::Bias;
 use crate::loom::atomic::{AtomicUsize, Ordering};
 use crate::loom::cell::UnsafeCell;
 use crate::loom::Mutex;
@@ -112,6 +113,9 @@ const YIELDED: usize = 1;
 #[repr(C)]
 struct Header<M: 'static> {
     state: AtomicUsize,
+    /// The state word's bias to the one thread that runs the task, if it
+    /// was made on that thread for good (module docs).
+    bias: Bias,
     vtable: &'static Vtable<M>,
     schedule: ScheduleFn<M>,
     /// The waker of the handle's last pending poll.
@@ -238,10 +242,13 @@ impl<F: Future, M: 'static> TaskCell<F, M> {
 
 /// Makes a task: a cell holding the future that `build` makes from the
 /// task's metadata (as it will live in the cell). Returns its Runnable,
-/// which the caller queues, and its handle.
+/// which the caller queues, and its handle. `owner`: the calling thread's
+/// [`bias::token`](crate::bias::token) if the task will run on this
+/// thread only, to bias the cell to it, else [`UNBIASED`](crate::bias::UNBIASED).
 pub(crate) fn spawn<F, M, B>(
     meta: M,
     schedule: ScheduleFn<M>,
+    owner: usize,
     build: B,
 ) -> (Runnable<M>, Task<F::Output, M>)
 where
@@ -251,7 +258,7 @@ where
     M: Send + Sync + 'static,
 {
     // SAFETY: the future and its output are `Send`.
-    unsafe { spawn_unchecked(meta, schedule, build) }
+    unsafe { spawn_unchecked(meta, schedule, owner, build) }
 }
 
 /// Like [`spawn`], for a future that need not be `Send`.
@@ -264,6 +271,7 @@ where
 pub(crate) unsafe fn spawn_unchecked<F, M, B>(
     meta: M,
     schedule: ScheduleFn<M>,
+    owner: usize,
     build: B,
 ) -> (Runnable<M>, Task<F::Output, M>)
 where
@@ -275,6 +283,7 @@ where
     let mut cell = Box::new(TaskCell::<F, M> {
         header: Header {
             state: AtomicUsize::new(RUNNABLE | HANDLE | REF),
+            bias: Bias::new(owner),
             vtable: &TaskCell::<F, M>::VTABLE,
             schedule,
             awaiter: Mutex::new(None),
@@ -350,7 +359,7 @@ impl<M: 'static> Runnable<M> {
         let state = header.state.load(Ordering::Acquire);
         if state & WOKEN != 0 {
             // Woken again while queued: this poll covers those wake-ups.
-            header.state.fetch_and(!WOKEN, Ordering::AcqRel);
+            header.transition(|s| s & !WOKEN);
         }
         if state & CLOSED != 0 {
             // Scheduled only to drop an orphan's future (see `last_ref`).
@@ -417,14 +426,46 @@ impl<M: 'static> Header<M> {
         &Self::WAKER
     }
 
-    /// One read-modify-write of the state word: `f` maps the state to the
-    /// next. Returns the state before and after.
+    /// One read-modify-write of the state word, as `fetch_update`: `f`
+    /// maps the state to the next, or to `None` to leave it. In the owner's
+    /// section of a biased cell, a plain load and store.
+    #[inline]
+    fn update(&self, mut f: impl FnMut(usize) -> Option<usize>) -> Result<usize, usize> {
+        let plain = || {
+            let state = self.state.load(Ordering::Acquire);
+            let next = f(state).ok_or(state)?;
+            self.state.store(next, Ordering::Release);
+            Ok(state)
+        };
+        match self.bias.run(plain) {
+            Some(updated) => updated,
+            None => self
+                .state
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, f),
+        }
+    }
+
+    /// [`update`](Self::update) with a total `f`. Returns the state before
+    /// and after.
     fn transition(&self, f: impl Fn(usize) -> usize) -> (usize, usize) {
-        let prev = self
-            .state
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| Some(f(s)))
-            .unwrap_or_else(|s| s);
+        let prev = self.update(|s| Some(f(s))).unwrap_or_else(|s| s);
         (prev, f(prev))
+    }
+
+    /// Adds `delta` to the state word, wrapping (so that adding
+    /// `REF.wrapping_neg()` takes a reference away), as `fetch_add`;
+    /// returns the state before.
+    #[inline]
+    fn add(&self, delta: usize, order: Ordering) -> usize {
+        let plain = || {
+            let state = self.state.load(Ordering::Acquire);
+            self.state
+                .store(state.wrapping_add(delta), Ordering::Release);
+            state
+        };
+        self.bias
+            .run(plain)
+            .unwrap_or_else(|| self.state.fetch_add(delta, order))
     }
 
     /// The Runnable's poll returned Pending: idle, dropping the Runnable's
@@ -497,7 +538,7 @@ impl<M: 'static> Header<M> {
     fn drop_ref(ptr: NonNull<Self>) {
         // SAFETY: the caller owns one reference, so the cell is live.
         let header = unsafe { ptr.as_ref() };
-        let prev = header.state.fetch_sub(REF, Ordering::AcqRel);
+        let prev = header.add(REF.wrapping_neg(), Ordering::AcqRel);
         if refs(prev) == 1 && prev & HANDLE == 0 {
             Self::last_ref(ptr, prev - REF);
         }
@@ -544,19 +585,17 @@ impl<M: 'static> Header<M> {
         // for the Runnable (the waker's own, if it gives one up). Already
         // RUNNABLE: mark it WOKEN (if it is already, the same word is
         // stored, which still orders this wake-up before the poll's end).
-        let woken = header
-            .state
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
-                if s & (COMPLETED | CLOSED) != 0 {
-                    None
-                } else if s & RUNNABLE != 0 {
-                    Some(s | WOKEN)
-                } else if owned {
-                    Some(s | RUNNABLE)
-                } else {
-                    Some((s | RUNNABLE) + REF)
-                }
-            });
+        let woken = header.update(|s| {
+            if s & (COMPLETED | CLOSED) != 0 {
+                None
+            } else if s & RUNNABLE != 0 {
+                Some(s | WOKEN)
+            } else if owned {
+                Some(s | RUNNABLE)
+            } else {
+                Some((s | RUNNABLE) + REF)
+            }
+        });
         match woken {
             Ok(prev) if prev & RUNNABLE == 0 => (header.schedule)(Runnable { ptr }, false),
             _ if owned => Self::drop_ref(ptr),
@@ -567,7 +606,7 @@ impl<M: 'static> Header<M> {
     unsafe fn clone_waker(ptr: *const ()) -> RawWaker {
         // SAFETY: the waker being cloned holds a reference.
         let header = unsafe { &*ptr.cast::<Self>() };
-        let prev = header.state.fetch_add(REF, Ordering::Relaxed);
+        let prev = header.add(REF, Ordering::Relaxed);
         if prev > isize::MAX as usize {
             // Some billions of wakers leaked: count overflow ahead.
             std::process::abort();
@@ -653,7 +692,7 @@ impl<T, M: 'static> Task<T, M> {
         if state & CLOSED != 0 {
             return Poll::Ready(None);
         }
-        header.state.fetch_or(CLOSED, Ordering::AcqRel);
+        header.transition(|s| s | CLOSED);
         let mut out: Option<T> = None;
         // SAFETY: COMPLETED with the handle alive: the output is there and
         // only we touch it; `out` has the output's type (the cell was made
@@ -670,11 +709,8 @@ impl<T, M: 'static> Drop for Task<T, M> {
         loop {
             // Clear HANDLE, unless the output is there and ours: then drop
             // it first, while the HANDLE bit still keeps the cell alive.
-            let detached = header
-                .state
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
-                    (s & (COMPLETED | CLOSED) != COMPLETED).then_some(s & !HANDLE)
-                });
+            let detached =
+                header.update(|s| (s & (COMPLETED | CLOSED) != COMPLETED).then_some(s & !HANDLE));
             match detached {
                 Ok(prev) => {
                     if refs(prev) == 0 {
@@ -683,7 +719,7 @@ impl<T, M: 'static> Drop for Task<T, M> {
                     return;
                 }
                 Err(_) => {
-                    header.state.fetch_or(CLOSED, Ordering::AcqRel);
+                    header.transition(|s| s | CLOSED);
                     // SAFETY: CLOSED is set and we hold the handle, so the
                     // stage is ours alone.
                     unsafe { (header.vtable.drop_stage)(self.ptr) };

@@ -237,7 +237,8 @@ where
     let mut meta = TaskMeta::new(Scheduler::clone(&sched), location);
     meta.pinned = placement != Placement::Free;
     let id = meta.id;
-    let (runnable, task) = cell::spawn(meta, Scheduler::schedule, |meta| {
+    let owner = sched.bias_owner(placement);
+    let (runnable, task) = cell::spawn(meta, Scheduler::schedule, owner, |meta| {
         TaskFuture::new(meta, make(meta))
     });
     if placement == Placement::Here {
@@ -261,6 +262,7 @@ where
 {
     let meta = TaskMeta::new(sched.clone(), Location::caller());
     let id = meta.id;
+    let owner = sched.bias_owner(Placement::Here);
     // SAFETY: `Scheduler::schedule` delivers a task of `sched`'s to this
     // thread, its only one: the caller checked that this thread runs
     // `sched`'s loop, whose tasks it alone polls and drops (a wake-up from
@@ -268,7 +270,7 @@ where
     // type is the future's, which need not be `Send`: then neither is the
     // handle, so it stays here too.
     let (runnable, task) = unsafe {
-        cell::spawn_unchecked(meta, Scheduler::schedule, |meta| {
+        cell::spawn_unchecked(meta, Scheduler::schedule, owner, |meta| {
             TaskFuture::new(meta, future)
         })
     };

@@ -1,7 +1,10 @@
 //! Loom models of the cell's races: a wake-up from another thread against
 //! the poll's end, against a yield, and a join, a detach or a waker's drop
 //! against completion and cancellation. Each model checks that no wake-up
-//! is lost and that the cell is freed exactly once.
+//! is lost and that the cell is freed exactly once, and runs twice: with
+//! the cell unbiased, and biased to the thread that polls it (`bias.rs`),
+//! where the other thread's first step revokes the bias at any point of
+//! the owner's.
 //!
 //! Run: `RUSTFLAGS="--cfg loom" cargo test -p motet --lib --release -- loom_tests`
 
@@ -12,9 +15,37 @@ use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
 
-use super::test_support::{drain, poll_output, pop, spawn_test, Counted, Meta};
+use super::test_support::{drain, poll_output, pop, spawn_biased, Counted, Meta, Queue};
 use super::Task;
+use crate::bias::{self, UNBIASED};
 use crate::loom::block_on;
+
+/// Runs `model` in loom twice: with its cells unbiased, then biased to the
+/// model's main thread (the one that polls). The biased runs are bounded to
+/// three preemptions: the revocation's spins multiply the interleavings,
+/// and unbounded, one model ran past ten minutes.
+fn unbiased_and_biased(model: impl Fn(bool) + Copy + Send + Sync + 'static) {
+    loom::model(move || model(false));
+    let mut biased = loom::model::Builder::new();
+    biased.preemption_bound = Some(3);
+    biased.check(move || model(true));
+}
+
+/// A task of `future` (scheduled: its Runnable is in the queue), biased to
+/// this thread if `biased`.
+fn spawn_test<F>(biased: bool, future: F) -> (Queue, Arc<AtomicUsize>, Task<F::Output, Meta>)
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let owner = if biased {
+        bias::set_token(2);
+        2
+    } else {
+        UNBIASED
+    };
+    spawn_biased(owner, future)
+}
 
 /// A future that is ready once `flag` is set, and otherwise leaves its
 /// waker in `slot`; with `yield_first`, its first poll yields.
@@ -73,10 +104,11 @@ fn ended_and_freed(
 }
 
 fn no_lost_wake_up(yield_first: bool) {
-    loom::model(move || {
+    unbiased_and_biased(move |biased| {
         let flag = Arc::new(AtomicBool::new(false));
         let slot: Arc<Mutex<Option<Waker>>> = Arc::default();
-        let (queue, freed, task) = spawn_test(flag_future(flag.clone(), slot.clone(), yield_first));
+        let (queue, freed, task) =
+            spawn_test(biased, flag_future(flag.clone(), slot.clone(), yield_first));
         let t = setter(flag, slot.clone());
         // Polls racing the setter (with a yield first, two of them), then
         // whatever the setter scheduled.
@@ -99,8 +131,8 @@ fn a_wake_up_racing_a_yield_is_not_lost() {
 
 #[test]
 fn a_join_from_another_thread_gets_the_output() {
-    loom::model(|| {
-        let (queue, freed, task) = spawn_test(async { 3u32 });
+    unbiased_and_biased(|biased| {
+        let (queue, freed, task) = spawn_test(biased, async { 3u32 });
         let t = thread::spawn(move || {
             let mut task = task;
             block_on(poll_fn(|cx| task.poll_output(cx)))
@@ -113,8 +145,8 @@ fn a_join_from_another_thread_gets_the_output() {
 
 #[test]
 fn a_join_from_another_thread_sees_a_cancellation() {
-    loom::model(|| {
-        let (queue, freed, task) = spawn_test(std::future::pending::<u32>());
+    unbiased_and_biased(|biased| {
+        let (queue, freed, task) = spawn_test(biased, std::future::pending::<u32>());
         let t = thread::spawn(move || {
             let mut task = task;
             block_on(poll_fn(|cx| task.poll_output(cx)))
@@ -127,10 +159,10 @@ fn a_join_from_another_thread_sees_a_cancellation() {
 
 #[test]
 fn a_detach_racing_completion_drops_the_output_once() {
-    loom::model(|| {
+    unbiased_and_biased(|biased| {
         let outs = Arc::new(AtomicUsize::new(0));
         let o = outs.clone();
-        let (queue, freed, task) = spawn_test(async move { Counted(o) });
+        let (queue, freed, task) = spawn_test(biased, async move { Counted(o) });
         let t = thread::spawn(move || drop(task));
         drain(&queue);
         t.join().unwrap();
@@ -141,10 +173,11 @@ fn a_detach_racing_completion_drops_the_output_once() {
 
 #[test]
 fn a_waker_dropped_elsewhere_racing_completion_frees_once() {
-    loom::model(|| {
+    unbiased_and_biased(|biased| {
         let flag = Arc::new(AtomicBool::new(false));
         let slot: Arc<Mutex<Option<Waker>>> = Arc::default();
-        let (queue, freed, mut task) = spawn_test(flag_future(flag.clone(), slot.clone(), false));
+        let (queue, freed, mut task) =
+            spawn_test(biased, flag_future(flag.clone(), slot.clone(), false));
         drain(&queue); // parks its waker in the slot
         let w = slot.lock().unwrap().take().unwrap();
         let t = thread::spawn(move || {
@@ -175,23 +208,26 @@ fn a_waker_dropped_elsewhere_racing_completion_frees_once() {
 fn a_wake_up_of_a_queued_task_is_not_lost() {
     // This thread wakes the idle task (queueing it); the other thread's
     // wake-up may find it queued (it marks it WOKEN), polling, or idle again.
-    loom::model(|| {
+    unbiased_and_biased(|biased| {
         let flags = [
             Arc::new(AtomicBool::new(false)),
             Arc::new(AtomicBool::new(false)),
         ];
         let slots: [Arc<Mutex<Option<Waker>>>; 2] = [Arc::default(), Arc::default()];
         let (f, s) = (flags.clone(), slots.clone());
-        let (queue, freed, task) = spawn_test(poll_fn(move |cx| {
-            for s in &s {
-                *s.lock().unwrap() = Some(cx.waker().clone());
-            }
-            if f.iter().all(|f| f.load(Ordering::Acquire)) {
-                Poll::Ready(9)
-            } else {
-                Poll::Pending
-            }
-        }));
+        let (queue, freed, task) = spawn_test(
+            biased,
+            poll_fn(move |cx| {
+                for s in &s {
+                    *s.lock().unwrap() = Some(cx.waker().clone());
+                }
+                if f.iter().all(|f| f.load(Ordering::Acquire)) {
+                    Poll::Ready(9)
+                } else {
+                    Poll::Pending
+                }
+            }),
+        );
         drain(&queue); // idle, its waker in both slots
         let t = setter(flags[1].clone(), slots[1].clone());
         flags[0].store(true, Ordering::Release);

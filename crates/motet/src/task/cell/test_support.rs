@@ -6,6 +6,7 @@ use std::future::Future;
 use std::task::{Context, Poll, Waker};
 
 use super::{spawn, Runnable, Task};
+use crate::bias::UNBIASED;
 use crate::loom::atomic::{AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Mutex};
 
@@ -45,13 +46,25 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    spawn_biased(UNBIASED, future)
+}
+
+/// [`spawn_test`] with the cell biased to `owner` (a thread's token).
+pub(super) fn spawn_biased<F>(
+    owner: usize,
+    future: F,
+) -> (Queue, Arc<AtomicUsize>, Task<F::Output, Meta>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
     let queue: Queue = Arc::new(Mutex::new(VecDeque::new()));
     let freed = Arc::new(AtomicUsize::new(0));
     let meta = Meta {
         queue: queue.clone(),
         freed: freed.clone(),
     };
-    let (runnable, task) = spawn(meta, schedule, |_| future);
+    let (runnable, task) = spawn(meta, schedule, owner, |_| future);
     schedule(runnable, false);
     (queue, freed, task)
 }

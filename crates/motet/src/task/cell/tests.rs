@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 
-use super::test_support::{drain, poll_output, pop, run, spawn_test, Counted};
+use super::test_support::{drain, poll_output, pop, run, spawn_biased, spawn_test, Counted};
 use super::*;
+use crate::bias::{self, available_for_tests as bias_available, REVOKED};
 
 fn state<T>(task: &Task<T, super::test_support::Meta>) -> usize {
     task.header().state.load(Ordering::SeqCst)
@@ -343,4 +344,98 @@ fn a_panic_out_of_a_poll_cancels_the_task_and_leaves_the_thread_clean() {
     drain(&queue);
     stored.lock().unwrap().take().unwrap().wake();
     assert!(pop(&queue).is_some(), "the wake-up queued the task");
+}
+
+/// A future that is ready once `done` is set, and otherwise leaves its
+/// waker in the returned slot.
+fn waiting(done: Arc<AtomicBool>) -> (impl Future<Output = u32>, Arc<Mutex<Option<Waker>>>) {
+    let slot: Arc<Mutex<Option<Waker>>> = Arc::default();
+    let s = slot.clone();
+    let future = poll_fn(move |cx| {
+        if done.load(Ordering::SeqCst) {
+            return Poll::Ready(7);
+        }
+        *s.lock().unwrap() = Some(cx.waker().clone());
+        Poll::Pending
+    });
+    (future, slot)
+}
+
+#[test]
+fn a_biased_cell_keeps_its_bias_on_its_thread_and_loses_it_to_another() {
+    if !bias_available() {
+        return;
+    }
+    let done = Arc::new(AtomicBool::new(false));
+    let (future, slot) = waiting(done.clone());
+    let (queue, freed, mut task) = spawn_biased(bias::token(), future);
+    let bias = || task.header().bias.owner();
+    assert_eq!(bias(), bias::token());
+    // Every transition of this thread's, in its sections.
+    assert_eq!(drain(&queue), 1);
+    assert_eq!(state(&task), HANDLE | REF);
+    let waker = slot.lock().unwrap().take().unwrap();
+    waker.wake_by_ref();
+    waker.wake_by_ref();
+    assert_eq!(state(&task), RUNNABLE | WOKEN | HANDLE | (2 * REF));
+    assert_eq!(drain(&queue), 1);
+    assert_eq!(state(&task), HANDLE | (2 * REF));
+    assert_eq!(bias(), bias::token(), "its own thread keeps the bias");
+    drop(slot.lock().unwrap().take());
+    // A wake-up from another thread takes it back, and is not lost.
+    std::thread::spawn(move || waker.wake()).join().unwrap();
+    assert_eq!(bias(), REVOKED);
+    assert_eq!(state(&task), RUNNABLE | HANDLE | REF);
+    done.store(true, Ordering::SeqCst);
+    assert_eq!(drain(&queue), 1);
+    assert_eq!(poll_output(&mut task), Poll::Ready(Some(7)));
+    drop(task);
+    assert_eq!(freed.load(Ordering::SeqCst), 1);
+}
+
+/// The real revocation (`membarrier`) on real threads: the owner wakes and
+/// polls its task in its sections while two other threads clone, wake and
+/// drop wakers, revoking the bias (both at once, at times) at a different
+/// point each round. An
+/// update lost between the two would leave the reference count wrong: the
+/// cell never freed, or freed twice.
+#[test]
+fn a_revocation_racing_the_owner_loses_no_update() {
+    if !bias_available() {
+        return;
+    }
+    for round in 0..200 {
+        let done = Arc::new(AtomicBool::new(false));
+        let (future, slot) = waiting(done.clone());
+        let (queue, freed, mut task) = spawn_biased(bias::token(), future);
+        drain(&queue);
+        let others = [0, 1].map(|i| {
+            let waker = slot.lock().unwrap().clone().unwrap();
+            std::thread::spawn(move || {
+                for _ in 0..((round + 7 * i) % 20) * 50 {
+                    std::hint::spin_loop();
+                }
+                for _ in 0..200 {
+                    let w = waker.clone();
+                    w.wake_by_ref();
+                    drop(w);
+                }
+            })
+        });
+        for _ in 0..2_000 {
+            let w = slot.lock().unwrap().clone().unwrap();
+            w.wake_by_ref();
+            drain(&queue);
+        }
+        for t in others {
+            t.join().unwrap();
+        }
+        assert_eq!(task.header().bias.owner(), REVOKED);
+        done.store(true, Ordering::SeqCst);
+        slot.lock().unwrap().take().unwrap().wake();
+        drain(&queue);
+        assert_eq!(poll_output(&mut task), Poll::Ready(Some(7)));
+        drop(task);
+        assert_eq!(freed.load(Ordering::SeqCst), 1, "round {round}");
+    }
 }
