@@ -180,6 +180,15 @@ impl Bias {
         self.held.store(false, Ordering::Release);
     }
 
+    /// Whether the word is biased to a thread other than this one. A hint
+    /// (the answer may be stale by the time it is used): a task cell uses
+    /// it to send a wake-up to its owner instead of revoking the bias.
+    #[inline]
+    pub(crate) fn is_elsewhere(&self) -> bool {
+        let owner = self.owner.load(Ordering::Relaxed);
+        owner > REVOKED && owner != token()
+    }
+
     /// Readies the shared path for a thread whose [`enter`](Self::enter)
     /// said no: revokes another thread's bias, if the word has one. (The
     /// owner itself, turned away by a revocation, needs no wait: it writes

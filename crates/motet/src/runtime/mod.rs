@@ -97,13 +97,14 @@ impl Scheduler {
     /// per-core runtime's core included, or one placed `Here` by a worker of
     /// this work-stealing runtime); otherwise unbiased.
     pub(crate) fn bias_owner(&self, placement: Placement) -> usize {
-        let stays = context::with_core(|core| match (core, self) {
-            (Some(CoreRef::Loop(l)), Scheduler::EventLoop(s)) => l.runs(s),
-            (Some(CoreRef::Worker(w)), Scheduler::WorkStealing(s)) => {
-                placement == Placement::Here && w.runs(s)
-            }
-            _ => false,
-        });
+        let stays = match self {
+            Scheduler::WorkStealing(_) if placement != Placement::Here => false,
+            _ => context::with_core(|core| match (core, self) {
+                (Some(CoreRef::Loop(l)), Scheduler::EventLoop(s)) => l.runs(s),
+                (Some(CoreRef::Worker(w)), Scheduler::WorkStealing(s)) => w.runs(s),
+                _ => false,
+            }),
+        };
         if stays {
             crate::bias::token()
         } else {

@@ -23,7 +23,7 @@
 //! ```
 //!
 //! Transitions are atomic read-modify-writes on this word (a yield
-//! excepted, below), so a wake-up from any thread, a poll, a cancellation
+//! excepted, and a biased cell's on its own thread: both below), so a wake-up from any thread, a poll, a cancellation
 //! and a join agree on who schedules, who drops the future, who drops the
 //! output and who frees the cell. The cell is freed when no reference and
 //! no handle is left.
@@ -54,6 +54,22 @@
 //!   `task::yield_now`, the budget's forced yields and every green thread's
 //!   `yield_now`.
 //!
+//! # Biased to the thread that runs it
+//!
+//! Even those two are locked instructions, 6-9 ns each here, and a
+//! pingpong round trip on one event loop made six of them (two waker
+//! clones, two wake-ups, two ends of polls). A task made on an event loop's
+//! thread (or placed `Here` by a work-stealing worker) runs on that thread
+//! only, so its cell is born *biased* to it (`bias.rs`): that thread
+//! updates the state word with a plain load and store inside an owner's
+//! section, and the first update from any other thread (a wake-up from an
+//! OS thread or the blocking pool, a handle joined elsewhere) revokes the
+//! bias for good, once per cell, with a `membarrier` (100-150 ns here).
+//! Every update goes through [`Header::update`] or [`Header::add`], which
+//! pick the path; an unbiased or revoked cell pays one load for the
+//! choice. Measured: pingpong `green-loop` and `async-loop` 17-21% faster
+//! (BENCHMARKS.md, tenth session).
+//!
 //! # Rejected alternatives
 //!
 //! - *`async-task`* (which motet used before): sound and compact, but a
@@ -69,6 +85,7 @@ use std::cell::Cell as StdCell;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
+use std::num::NonZeroUsize;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::NonNull;
@@ -305,9 +322,18 @@ where
 }
 
 /// The right to poll a task once: run it, or drop it to cancel the task.
+///
+/// Or, with [`WAKE_MESSAGE`] set in its pointer, a wake-up from another
+/// thread on its way to the thread a biased cell belongs to (module docs):
+/// it holds the waker's reference, and running it applies the wake-up.
+/// Schedulers queue both alike.
 pub(crate) struct Runnable<M: 'static> {
     ptr: NonNull<Header<M>>,
 }
+
+/// Tag in a Runnable's pointer (cells are at least 8-aligned): a wake-up
+/// message.
+const WAKE_MESSAGE: usize = 1;
 
 // SAFETY: a Runnable of a `Send` future may go anywhere. One of a local
 // task (`spawn_unchecked`) is handed between threads only by its scheduler,
@@ -315,9 +341,26 @@ pub(crate) struct Runnable<M: 'static> {
 unsafe impl<M: Send + Sync + 'static> Send for Runnable<M> {}
 
 impl<M: 'static> Runnable<M> {
+    /// A wake-up message, made of a waker's reference.
+    fn wake_message(cell: NonNull<Header<M>>) -> Runnable<M> {
+        Runnable {
+            ptr: cell.map_addr(|a| a | WAKE_MESSAGE),
+        }
+    }
+
+    /// The cell, and whether this is a wake-up message.
+    fn cell(&self) -> (NonNull<Header<M>>, bool) {
+        let message = self.ptr.addr().get() & WAKE_MESSAGE != 0;
+        // SAFETY: clearing the tag leaves the cell's address, not null.
+        let cell = self
+            .ptr
+            .map_addr(|a| unsafe { NonZeroUsize::new_unchecked(a.get() & !WAKE_MESSAGE) });
+        (cell, message)
+    }
+
     fn header(&self) -> &Header<M> {
         // SAFETY: a Runnable holds a reference, so the cell is live.
-        unsafe { self.ptr.as_ref() }
+        unsafe { self.cell().0.as_ref() }
     }
 
     /// The task's metadata.
@@ -329,7 +372,7 @@ impl<M: 'static> Runnable<M> {
     pub(crate) fn waker(&self) -> Waker {
         // SAFETY: the cell is live (we hold a reference); the clone takes
         // the waker's own.
-        unsafe { Waker::from_raw(Header::<M>::clone_waker(self.ptr.as_ptr().cast())) }
+        unsafe { Waker::from_raw(Header::<M>::clone_waker(self.cell().0.as_ptr().cast())) }
     }
 
     /// Gives up the Runnable as a pointer, for [`from_raw`](Self::from_raw).
@@ -351,9 +394,15 @@ impl<M: 'static> Runnable<M> {
     /// to queue at the back of its own queue (the scheduler that runs a
     /// task is the one it belongs to, so this skips the schedule function's
     /// look for the thread's scheduler).
+    ///
+    /// A wake-up message is applied instead, here on the cell's own thread.
     #[must_use = "a task that yielded comes back, to be queued again"]
     pub(crate) fn run(self) -> Option<Runnable<M>> {
-        let ptr = ManuallyDrop::new(self).ptr;
+        let (ptr, message) = ManuallyDrop::new(self).cell();
+        if message {
+            Header::wake_from_outside(ptr, true);
+            return None;
+        }
         // SAFETY: our reference keeps the cell live until we give it away.
         let header = unsafe { ptr.as_ref() };
         let state = header.state.load(Ordering::Acquire);
@@ -408,9 +457,13 @@ impl<M: 'static> Drop for Unwinding<M> {
 }
 
 impl<M: 'static> Drop for Runnable<M> {
-    /// Cancels the task: its future is dropped here.
+    /// Cancels the task: its future is dropped here. (A wake-up message
+    /// lets go of its reference only.)
     fn drop(&mut self) {
-        Header::cancel(self.ptr);
+        match self.cell() {
+            (cell, true) => Header::drop_ref(cell),
+            (cell, false) => Header::cancel(cell),
+        }
     }
 }
 
@@ -617,8 +670,14 @@ impl<M: 'static> Header<M> {
     unsafe fn wake(ptr: *const ()) {
         // SAFETY: a waker's pointer is a live cell's header, never null.
         let p = unsafe { NonNull::new_unchecked(ptr.cast_mut()) }.cast::<Self>();
+        // SAFETY: as above.
+        let header = unsafe { p.as_ref() };
         if Self::woke_itself(ptr) {
             Self::drop_ref(p);
+        } else if header.bias.is_elsewhere() {
+            // Biased to another thread: the wake-up goes there, with the
+            // waker's reference, rather than revoking the bias.
+            (header.schedule)(Runnable::wake_message(p), false);
         } else {
             Self::wake_from_outside(p, true);
         }

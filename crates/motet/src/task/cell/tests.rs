@@ -381,15 +381,51 @@ fn a_biased_cell_keeps_its_bias_on_its_thread_and_loses_it_to_another() {
     assert_eq!(drain(&queue), 1);
     assert_eq!(state(&task), HANDLE | (2 * REF));
     assert_eq!(bias(), bias::token(), "its own thread keeps the bias");
+    // A wake-up by value from another thread comes here as a message,
+    // queued without touching the state word; running it applies it.
+    let w = slot.lock().unwrap().take().unwrap();
+    std::thread::spawn(move || w.wake()).join().unwrap();
+    assert_eq!(state(&task), HANDLE | (2 * REF));
+    let (message, _) = pop(&queue).unwrap();
+    assert!(message.cell().1);
+    assert!(message.run().is_none());
+    assert_eq!(state(&task), RUNNABLE | HANDLE | (2 * REF));
+    assert_eq!(bias(), bias::token(), "a message leaves the bias alone");
+    assert_eq!(drain(&queue), 1);
+    // Any other update from another thread takes the bias back.
     drop(slot.lock().unwrap().take());
-    // A wake-up from another thread takes it back, and is not lost.
-    std::thread::spawn(move || waker.wake()).join().unwrap();
+    std::thread::spawn(move || waker.wake_by_ref())
+        .join()
+        .unwrap();
     assert_eq!(bias(), REVOKED);
     assert_eq!(state(&task), RUNNABLE | HANDLE | REF);
     done.store(true, Ordering::SeqCst);
     assert_eq!(drain(&queue), 1);
     assert_eq!(poll_output(&mut task), Poll::Ready(Some(7)));
     drop(task);
+    assert_eq!(freed.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_dropped_wake_message_lets_go_of_its_reference_only() {
+    if !bias_available() {
+        return;
+    }
+    let done = Arc::new(AtomicBool::new(false));
+    let (future, slot) = waiting(done.clone());
+    let (queue, freed, mut task) = spawn_biased(bias::token(), future);
+    assert_eq!(drain(&queue), 1);
+    let w = slot.lock().unwrap().take().unwrap();
+    std::thread::spawn(move || w.wake()).join().unwrap();
+    // As a scheduler that shuts down drops what is queued: the task is not
+    // cancelled, and its cell is freed once.
+    drop(pop(&queue));
+    assert_eq!(state(&task), HANDLE);
+    assert_eq!(poll_output(&mut task), Poll::Pending);
+    // Nothing can wake it now: dropping the handle queues it once more, to
+    // drop its future.
+    drop(task);
+    assert_eq!(drain(&queue), 1);
     assert_eq!(freed.load(Ordering::SeqCst), 1);
 }
 
