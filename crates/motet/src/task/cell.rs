@@ -631,6 +631,7 @@ impl<M: 'static> Header<M> {
 
     /// A wake-up from elsewhere. `owned`: the caller gives up a waker's
     /// reference, which becomes the new Runnable's if one is made.
+    #[inline(always)]
     fn wake_from_outside(ptr: NonNull<Self>, owned: bool) {
         // SAFETY: the caller holds a waker, so the cell is live.
         let header = unsafe { ptr.as_ref() };
