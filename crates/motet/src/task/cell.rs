@@ -62,12 +62,26 @@
 //! thread (or placed `Here` by a work-stealing worker) runs on that thread
 //! only, so its cell is born *biased* to it (`bias.rs`): that thread
 //! updates the state word with a plain load and store inside an owner's
-//! section, and the first update from any other thread (a wake-up from an
-//! OS thread or the blocking pool, a handle joined elsewhere) revokes the
-//! bias for good, once per cell, with a `membarrier` (100-150 ns here).
-//! Every update goes through [`Header::update`] or [`Header::add`], which
-//! pick the path; an unbiased or revoked cell pays one load for the
-//! choice. Measured: pingpong `green-loop` and `async-loop` 17-21% faster
+//! section. Every update goes through [`Header::update`] or
+//! [`Header::add`], which pick the path; an unbiased or revoked cell pays
+//! one load for the choice.
+//!
+//! From another thread:
+//!
+//! - **A wake-up by value** (a channel's sender on an OS thread, the
+//!   blocking pool finishing a call) leaves the word alone: the waker's
+//!   reference travels to the owner as a *wake-up message*, a `Runnable`
+//!   whose pointer carries [`WAKE_MESSAGE`], through the schedule function
+//!   like any other (an event loop's remote queue). The owner runs it like
+//!   a task, which applies the wake-up there; dropping it lets go of the
+//!   reference only. A task polled when the message comes is polled again
+//!   after it is applied, so no wake-up is lost.
+//! - **Anything else** (a waker cloned, woken by reference or dropped
+//!   there, a handle joined or dropped there) revokes the bias, for good,
+//!   with a `membarrier`: 0.3-0.85 µs here, most of it the interrupt of
+//!   the loop's busy CPU, which is why wake-ups travel instead.
+//!
+//! Measured: pingpong `green-loop` and `async-loop` 25-30% faster
 //! (BENCHMARKS.md, tenth session).
 //!
 //! # Rejected alternatives
