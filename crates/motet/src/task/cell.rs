@@ -23,10 +23,10 @@
 //! ```
 //!
 //! Transitions are atomic read-modify-writes on this word (a yield
-//! excepted, and a biased cell's on its own thread: both below), so a wake-up from any thread, a poll, a cancellation
-//! and a join agree on who schedules, who drops the future, who drops the
-//! output and who frees the cell. The cell is freed when no reference and
-//! no handle is left.
+//! excepted, and a biased cell's on its own thread: both below), so a
+//! wake-up from any thread, a poll, a cancellation and a join agree on who
+//! schedules, who drops the future, who drops the output and who frees the
+//! cell. The cell is freed when no reference and no handle is left.
 //!
 //! # Few atomics per switch
 //!
@@ -81,7 +81,7 @@
 //!   with a `membarrier`: 0.3-0.85 µs here, most of it the interrupt of
 //!   the loop's busy CPU, which is why wake-ups travel instead.
 //!
-//! Measured: pingpong `green-loop` and `async-loop` 25-30% faster
+//! Measured: pingpong `green-loop` and `async-loop` about a quarter faster
 //! (BENCHMARKS.md, tenth session).
 //!
 //! # Rejected alternatives

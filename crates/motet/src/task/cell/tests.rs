@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 
-use super::test_support::{drain, poll_output, pop, run, spawn_biased, spawn_test, Counted};
+use super::test_support::{
+    drain, poll_output, pop, run, spawn_biased, spawn_test, Counted, Meta, Queue,
+};
 use super::*;
 use crate::bias::{self, available_for_tests as bias_available, REVOKED};
 
@@ -361,18 +363,37 @@ fn waiting(done: Arc<AtomicBool>) -> (impl Future<Output = u32>, Arc<Mutex<Optio
     (future, slot)
 }
 
-#[test]
-fn a_biased_cell_keeps_its_bias_on_its_thread_and_loses_it_to_another() {
+/// What [`biased_idle`] returns: the flag that readies the task, the slot
+/// with its waker, its queue, its free counter and its handle.
+type Idle = (
+    Arc<AtomicBool>,
+    Arc<Mutex<Option<Waker>>>,
+    Queue,
+    Arc<AtomicUsize>,
+    Task<u32, Meta>,
+);
+
+/// A task of [`waiting`] biased to this thread, run once (idle now, its
+/// waker in the slot); `None` where nothing biases.
+fn biased_idle() -> Option<Idle> {
     if !bias_available() {
-        return;
+        return None;
     }
     let done = Arc::new(AtomicBool::new(false));
     let (future, slot) = waiting(done.clone());
-    let (queue, freed, mut task) = spawn_biased(bias::token(), future);
-    let bias = || task.header().bias.owner();
-    assert_eq!(bias(), bias::token());
-    // Every transition of this thread's, in its sections.
+    let (queue, freed, task) = spawn_biased(bias::token(), future);
+    assert_eq!(task.header().bias.owner(), bias::token());
     assert_eq!(drain(&queue), 1);
+    Some((done, slot, queue, freed, task))
+}
+
+#[test]
+fn a_biased_cell_keeps_its_bias_on_its_thread_and_loses_it_to_another() {
+    let Some((done, slot, queue, freed, mut task)) = biased_idle() else {
+        return;
+    };
+    let bias = || task.header().bias.owner();
+    // Every transition of this thread's, in its sections.
     assert_eq!(state(&task), HANDLE | REF);
     let waker = slot.lock().unwrap().take().unwrap();
     waker.wake_by_ref();
@@ -408,13 +429,9 @@ fn a_biased_cell_keeps_its_bias_on_its_thread_and_loses_it_to_another() {
 
 #[test]
 fn a_dropped_wake_message_lets_go_of_its_reference_only() {
-    if !bias_available() {
+    let Some((_done, slot, queue, freed, mut task)) = biased_idle() else {
         return;
-    }
-    let done = Arc::new(AtomicBool::new(false));
-    let (future, slot) = waiting(done.clone());
-    let (queue, freed, mut task) = spawn_biased(bias::token(), future);
-    assert_eq!(drain(&queue), 1);
+    };
     let w = slot.lock().unwrap().take().unwrap();
     std::thread::spawn(move || w.wake()).join().unwrap();
     // As a scheduler that shuts down drops what is queued: the task is not
@@ -437,14 +454,10 @@ fn a_dropped_wake_message_lets_go_of_its_reference_only() {
 /// cell never freed, or freed twice.
 #[test]
 fn a_revocation_racing_the_owner_loses_no_update() {
-    if !bias_available() {
-        return;
-    }
     for round in 0..200 {
-        let done = Arc::new(AtomicBool::new(false));
-        let (future, slot) = waiting(done.clone());
-        let (queue, freed, mut task) = spawn_biased(bias::token(), future);
-        drain(&queue);
+        let Some((done, slot, queue, freed, mut task)) = biased_idle() else {
+            return;
+        };
         let others = [0, 1].map(|i| {
             let waker = slot.lock().unwrap().clone().unwrap();
             std::thread::spawn(move || {
