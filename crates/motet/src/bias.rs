@@ -39,9 +39,10 @@
 //!   false`, and the shared path.
 //! - **Shared path**: the word's own locked instructions (the CAS lock, a
 //!   `fetch_update` of the cell state), once the bias is revoked. A thread
-//!   other than the owner first calls [`Bias::share`] (the lock's CAS holder
-//!   does it through [`LockBias::after_cas_lock`]), which revokes the bias if
-//!   there is one.
+//!   other than the owner first revokes the bias if there is one (in
+//!   [`Bias::run`] for a cell, in [`LockBias::after_cas_lock`] for a lock's
+//!   CAS holder). The owner itself, turned away by a revocation, needs no
+//!   wait: it writes plain stores only in its sections.
 //! - **Revocation** ([`Bias::revoke`]): the first thread to raise `revoke`
 //!   calls `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)`, which makes
 //!   every running thread of the process execute a full fence (a
@@ -88,11 +89,11 @@
 //! run each of its races again with the cell biased to the polling thread.
 //! Each of four breakages fails models of both kinds: an owner that
 //! ignores `revoke`, a revoker that does not wait for `held`, a revoker
-//! without its fence, and a `share` that does not revoke. The stress tests
+//! without its fence, and a non-owner in [`Bias::run`] that does not
+//! revoke. The stress tests
 //! in `chan/lock.rs` and `task/cell/tests.rs` run the real thing on real
-//! threads (the cell's with two revokers at once); each of the four
-//! breakages fails at least one of them (the missing fence, whose window
-//! is a few instructions wide, only the cell's).
+//! threads (the cell's with two revokers at once), and have caught each
+//! of the four breakages in at least one run, but only by chance.
 
 // Under loom the channels use loom's `Mutex`: only the models use the
 // lock's half.
@@ -147,16 +148,24 @@ impl Bias {
     #[inline]
     pub(crate) fn run<R>(&self, plain: impl FnOnce() -> R) -> Option<R> {
         // Acquire: a revocation seen here is complete.
-        if self.owner.load(Ordering::Acquire) <= REVOKED {
+        let owner = self.owner.load(Ordering::Acquire);
+        if owner <= REVOKED {
             return None;
         }
-        if self.enter() {
-            let r = plain();
-            self.exit();
-            return Some(r);
+        if owner != token() {
+            self.revoke();
+            return None;
         }
-        self.share();
-        None
+        // `enter` and `exit`, with the owner already read.
+        self.held.store(true, Ordering::Relaxed);
+        owner_fence();
+        if self.revoke.load(Ordering::Relaxed) {
+            self.held.store(false, Ordering::Release);
+            return None;
+        }
+        let r = plain();
+        self.exit();
+        Some(r)
     }
 
     /// Begins an owner's section: true if this thread owns the bias and no
@@ -191,18 +200,6 @@ impl Bias {
     pub(crate) fn is_elsewhere(&self) -> bool {
         let owner = self.owner.load(Ordering::Relaxed);
         owner > REVOKED && owner != token()
-    }
-
-    /// Readies the shared path for a thread whose [`enter`](Self::enter)
-    /// said no: revokes another thread's bias, if the word has one. (The
-    /// owner itself, turned away by a revocation, needs no wait: it writes
-    /// plain stores only in its sections.)
-    #[inline]
-    pub(crate) fn share(&self) {
-        let owner = self.owner.load(Ordering::Acquire);
-        if owner > REVOKED && owner != token() {
-            self.revoke();
-        }
     }
 
     /// Takes the bias back from its owner, for good. Called by threads
