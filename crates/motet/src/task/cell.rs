@@ -75,7 +75,9 @@
 //!   like any other (an event loop's remote queue). The owner runs it like
 //!   a task, which applies the wake-up there; dropping it lets go of the
 //!   reference only. A task polled when the message comes is polled again
-//!   after it is applied, so no wake-up is lost.
+//!   after it is applied, so no wake-up is lost. A task that has ended
+//!   gets no message (its scheduler may have shut down): the waker's
+//!   reference is let go of where it is, which revokes.
 //! - **Anything else** (a waker cloned, woken by reference or dropped
 //!   there, a handle joined or dropped there) revokes the bias, for good,
 //!   with a `membarrier`: 0.3-0.85 µs here, most of it the interrupt of
@@ -689,9 +691,13 @@ impl<M: 'static> Header<M> {
         let header = unsafe { p.as_ref() };
         if Self::woke_itself(ptr) {
             Self::drop_ref(p);
-        } else if header.bias.is_elsewhere() {
+        } else if header.bias.is_elsewhere()
+            && header.state.load(Ordering::Acquire) & (COMPLETED | CLOSED) == 0
+        {
             // Biased to another thread: the wake-up goes there, with the
-            // waker's reference, rather than revoking the bias.
+            // waker's reference, rather than revoking the bias. (Not for a
+            // task that has ended: its scheduler may have shut down, and
+            // a message would wait in its queue for good.)
             (header.schedule)(Runnable::wake_message(p), false);
         } else {
             Self::wake_from_outside(p, true);

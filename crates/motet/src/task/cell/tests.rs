@@ -428,6 +428,25 @@ fn a_biased_cell_keeps_its_bias_on_its_thread_and_loses_it_to_another() {
 }
 
 #[test]
+fn a_task_that_has_ended_gets_no_wake_message() {
+    let Some((done, slot, queue, freed, mut task)) = biased_idle() else {
+        return;
+    };
+    let waker = slot.lock().unwrap().take().unwrap();
+    done.store(true, Ordering::SeqCst);
+    waker.wake_by_ref();
+    assert_eq!(drain(&queue), 1);
+    assert_eq!(poll_output(&mut task), Poll::Ready(Some(7)));
+    // Its scheduler might be gone: the waker's reference is let go of
+    // where it is, and nothing is queued.
+    std::thread::spawn(move || waker.wake()).join().unwrap();
+    assert!(pop(&queue).is_none());
+    assert_eq!(freed.load(Ordering::SeqCst), 0, "the handle keeps the cell");
+    drop(task);
+    assert_eq!(freed.load(Ordering::SeqCst), 1);
+}
+
+#[test]
 fn a_dropped_wake_message_lets_go_of_its_reference_only() {
     let Some((_done, slot, queue, freed, mut task)) = biased_idle() else {
         return;
