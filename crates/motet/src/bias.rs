@@ -156,11 +156,7 @@ impl Bias {
             self.revoke();
             return None;
         }
-        // `enter` and `exit`, with the owner already read.
-        self.held.store(true, Ordering::Relaxed);
-        owner_fence();
-        if self.revoke.load(Ordering::Relaxed) {
-            self.held.store(false, Ordering::Release);
+        if !self.enter_as_owner() {
             return None;
         }
         let r = plain();
@@ -175,9 +171,13 @@ impl Bias {
     #[inline]
     pub(crate) fn enter(&self) -> bool {
         let owner = self.owner.load(Ordering::Relaxed);
-        if owner <= REVOKED || owner != token() {
-            return false;
-        }
+        owner > REVOKED && owner == token() && self.enter_as_owner()
+    }
+
+    /// [`enter`](Self::enter) for a thread that has read its own token in
+    /// `owner`: the handshake with a revoker.
+    #[inline]
+    fn enter_as_owner(&self) -> bool {
         self.held.store(true, Ordering::Relaxed);
         owner_fence();
         if !self.revoke.load(Ordering::Relaxed) {

@@ -81,6 +81,7 @@ mod spin {
     const YIELDS: u32 = 10;
     /// The longest sleep: bounds the cost of a lost wake-up (see above).
     const SLEEP: Duration = Duration::from_micros(500);
+
     /// A mutual-exclusion lock over a `T` (see the module docs).
     pub(crate) struct Lock<T> {
         state: AtomicU8,

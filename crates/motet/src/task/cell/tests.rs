@@ -130,7 +130,7 @@ fn a_wake_up_from_another_thread_during_the_poll_polls_again() {
         polls += 1;
         if polls == 1 {
             let w = cx.waker().clone();
-            std::thread::spawn(move || w.wake()).join().unwrap();
+            wake_on_another_thread(w);
             return Poll::Pending;
         }
         Poll::Ready(polls)
@@ -363,6 +363,11 @@ fn waiting(done: Arc<AtomicBool>) -> (impl Future<Output = u32>, Arc<Mutex<Optio
     (future, slot)
 }
 
+/// Wakes `waker` by value from a thread of its own, and waits for it.
+fn wake_on_another_thread(waker: Waker) {
+    std::thread::spawn(move || waker.wake()).join().unwrap();
+}
+
 /// What [`biased_idle`] returns: the flag that readies the task, the slot
 /// with its waker, its queue, its free counter and its handle.
 type Idle = (
@@ -405,7 +410,7 @@ fn a_biased_cell_keeps_its_bias_on_its_thread_and_loses_it_to_another() {
     // A wake-up by value from another thread comes here as a message,
     // queued without touching the state word; running it applies it.
     let w = slot.lock().unwrap().take().unwrap();
-    std::thread::spawn(move || w.wake()).join().unwrap();
+    wake_on_another_thread(w);
     assert_eq!(state(&task), HANDLE | (2 * REF));
     let (message, _) = pop(&queue).unwrap();
     assert!(message.cell().1);
@@ -439,7 +444,7 @@ fn a_task_that_has_ended_gets_no_wake_message() {
     assert_eq!(poll_output(&mut task), Poll::Ready(Some(7)));
     // Its scheduler might be gone: the waker's reference is let go of
     // where it is, and nothing is queued.
-    std::thread::spawn(move || waker.wake()).join().unwrap();
+    wake_on_another_thread(waker);
     assert!(pop(&queue).is_none());
     assert_eq!(freed.load(Ordering::SeqCst), 0, "the handle keeps the cell");
     drop(task);
@@ -452,7 +457,7 @@ fn a_dropped_wake_message_lets_go_of_its_reference_only() {
         return;
     };
     let w = slot.lock().unwrap().take().unwrap();
-    std::thread::spawn(move || w.wake()).join().unwrap();
+    wake_on_another_thread(w);
     // As a scheduler that shuts down drops what is queued: the task is not
     // cancelled, and its cell is freed once.
     drop(pop(&queue));
