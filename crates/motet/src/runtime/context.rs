@@ -9,8 +9,16 @@
 //!   `spawn_local` be used, and a wake-up on this thread goes straight onto
 //!   the core's local queue. Any core here makes
 //!   [`wait`](crate::wait::wait) refuse to block.
+//!
+//! The core is looked up at every wake-up (is the task this thread's?), so
+//! it is kept apart from the scheduler, in a thread-local of its own that
+//! is a plain pointer: no destructor, no `RefCell`, one load. The
+//! [`DriveGuard`] that set it owns the core (an `Rc`) and puts the previous
+//! pointer back before letting go of it; guards live in the frames of the
+//! loops they bracket, so they end in the reverse order of their start, and
+//! a pointer found in [`CORE`] always names a core some guard still owns.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -19,22 +27,29 @@ use super::work_stealing::Core as Worker;
 use super::Scheduler;
 use crate::driver::Driver;
 
-/// The scheduler core a thread drives.
-#[derive(Clone)]
-pub(crate) enum CoreRef {
-    Loop(Rc<Local>),
-    Worker(Rc<Worker>),
+/// The scheduler core a thread drives, borrowed for a call of [`with_core`].
+#[derive(Clone, Copy)]
+pub(crate) enum CoreRef<'a> {
+    Loop(&'a Local),
+    Worker(&'a Worker),
+}
+
+/// [`CORE`]'s value: a pointer into the `Rc` a [`DriveGuard`] owns.
+#[derive(Clone, Copy)]
+enum Driven {
+    None,
+    Loop(*const Local),
+    Worker(*const Worker),
 }
 
 struct Context {
     scheduler: RefCell<Option<Scheduler>>,
-    core: RefCell<Option<CoreRef>>,
 }
 
 thread_local! {
-    static CONTEXT: Context = const {
-        Context { scheduler: RefCell::new(None), core: RefCell::new(None) }
-    };
+    static CONTEXT: Context = const { Context { scheduler: RefCell::new(None) } };
+    // Const-initialised, `Copy` and without a destructor: a plain load.
+    static CORE: Cell<Driven> = const { Cell::new(Driven::None) };
 }
 
 /// The current thread's scheduler, if any.
@@ -91,25 +106,18 @@ pub(crate) fn with_scheduler<R>(f: impl FnOnce(&Scheduler) -> R) -> R {
 /// The scheduler whose local tasks this thread runs, if it drives an event
 /// loop.
 pub(crate) fn local_scheduler() -> Option<Scheduler> {
-    CONTEXT
-        .try_with(|c| match &*c.core.borrow() {
-            Some(CoreRef::Loop(l)) => Some(Scheduler::EventLoop(l.shared().clone())),
-            _ => None,
-        })
-        .ok()
-        .flatten()
+    with_core(|core| match core {
+        Some(CoreRef::Loop(l)) => Some(Scheduler::EventLoop(l.shared().clone())),
+        _ => None,
+    })
 }
 
 /// The index of the worker or core this thread drives, in its runtime.
 pub(crate) fn worker_index() -> Option<usize> {
-    CONTEXT
-        .try_with(|c| match &*c.core.borrow() {
-            Some(CoreRef::Worker(w)) => Some(w.index()),
-            Some(CoreRef::Loop(l)) => Some(l.shared().group().map_or(0, |(_, i)| i)),
-            None => None,
-        })
-        .ok()
-        .flatten()
+    with_core(|core| match core? {
+        CoreRef::Worker(w) => Some(w.index()),
+        CoreRef::Loop(l) => Some(l.shared().group().map_or(0, |(_, i)| i)),
+    })
 }
 
 /// The current thread's driver, if any.
@@ -122,18 +130,24 @@ pub(crate) fn driver() -> Option<Arc<Driver>> {
 
 /// Whether this thread drives a scheduler core (so must never block).
 pub(crate) fn is_driving() -> bool {
-    CONTEXT
-        .try_with(|c| c.core.borrow().is_some())
-        .unwrap_or(false)
+    !matches!(CORE.get(), Driven::None)
 }
 
 /// Runs `f` with the core this thread drives, if any.
 #[inline]
-pub(crate) fn with_core<R>(f: impl FnOnce(Option<&CoreRef>) -> R) -> R {
-    let mut f = Some(f);
-    CONTEXT
-        .try_with(|c| (f.take().unwrap())(c.core.borrow().as_ref()))
-        .unwrap_or_else(|_| (f.take().unwrap())(None))
+pub(crate) fn with_core<R>(f: impl FnOnce(Option<CoreRef<'_>>) -> R) -> R {
+    // SAFETY: a pointer in CORE points into the `Rc` owned by the newest
+    // live DriveGuard on this thread, which lives in a frame below this
+    // call (module docs), so it stays live throughout `f`: a guard that `f`
+    // makes ends within `f`, putting this pointer back.
+    let core = unsafe {
+        match CORE.get() {
+            Driven::None => None,
+            Driven::Loop(l) => Some(CoreRef::Loop(&*l)),
+            Driven::Worker(w) => Some(CoreRef::Worker(&*w)),
+        }
+    };
+    f(core)
 }
 
 /// Why `block_on` refuses to run on a thread that drives a runtime.
@@ -159,30 +173,42 @@ impl Drop for EnterGuard {
     }
 }
 
+/// A core, owned.
+enum OwnedCore {
+    Loop(Rc<Local>),
+    Worker(Rc<Worker>),
+}
+
 /// Marks this thread as driving a core until dropped.
 pub(crate) struct DriveGuard {
     _enter: EnterGuard,
-    prev_core: Option<CoreRef>,
+    /// Dropped after [`CORE`] no longer points into it (fields drop after
+    /// `drop` has run).
+    _core: OwnedCore,
+    prev: Driven,
 }
 
 impl Drop for DriveGuard {
     fn drop(&mut self) {
-        let prev = self.prev_core.take();
-        let _ = CONTEXT.try_with(|c| *c.core.borrow_mut() = prev);
+        CORE.set(self.prev);
     }
 }
 
-fn drive_core(core: CoreRef, sched: Scheduler, nested_ok: bool) -> DriveGuard {
-    CONTEXT.with(|c| {
-        let mut slot = c.core.borrow_mut();
-        assert!(nested_ok || slot.is_none(), "{NESTED_RUNTIME}");
-        let enter = enter(sched);
-        let prev_core = slot.replace(core);
-        DriveGuard {
-            _enter: enter,
-            prev_core,
-        }
-    })
+fn drive_core(core: OwnedCore, sched: Scheduler, nested_ok: bool) -> DriveGuard {
+    let prev = CORE.get();
+    assert!(
+        nested_ok || matches!(prev, Driven::None),
+        "{NESTED_RUNTIME}"
+    );
+    CORE.set(match &core {
+        OwnedCore::Loop(l) => Driven::Loop(Rc::as_ptr(l)),
+        OwnedCore::Worker(w) => Driven::Worker(Rc::as_ptr(w)),
+    });
+    DriveGuard {
+        _enter: enter(sched),
+        _core: core,
+        prev,
+    }
 }
 
 /// Enters `local`'s scheduler and marks this thread as driving it.
@@ -193,7 +219,7 @@ fn drive_core(core: CoreRef, sched: Scheduler, nested_ok: bool) -> DriveGuard {
 /// stall the outer loop for as long as the inner one runs.
 pub(crate) fn drive(local: Rc<Local>) -> DriveGuard {
     let sched = Scheduler::EventLoop(local.shared().clone());
-    drive_core(CoreRef::Loop(local), sched, false)
+    drive_core(OwnedCore::Loop(local), sched, false)
 }
 
 /// Like [`drive`], but allowed while this thread drives another core (a
@@ -201,11 +227,11 @@ pub(crate) fn drive(local: Rc<Local>) -> DriveGuard {
 /// set aside until the guard drops.
 pub(crate) fn drive_for_shutdown(local: Rc<Local>) -> DriveGuard {
     let sched = Scheduler::EventLoop(local.shared().clone());
-    drive_core(CoreRef::Loop(local), sched, true)
+    drive_core(OwnedCore::Loop(local), sched, true)
 }
 
 /// Marks this thread as the work-stealing worker `worker` until dropped.
 pub(crate) fn drive_worker(worker: Rc<Worker>) -> DriveGuard {
     let sched = Scheduler::WorkStealing(worker.shared().clone());
-    drive_core(CoreRef::Worker(worker), sched, false)
+    drive_core(OwnedCore::Worker(worker), sched, false)
 }

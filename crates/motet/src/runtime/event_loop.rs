@@ -83,8 +83,10 @@ use crate::task::{Runnable, TaskId};
 
 /// Polls between two moves of the remote queue into the local one while
 /// the local queue is busy: bounds how long a remote wake-up can wait behind
-/// a loop that keeps itself busy.
-const REMOTE_INTERVAL: u32 = 31;
+/// a loop that keeps itself busy. A power of two: the count is masked, not
+/// divided.
+const REMOTE_INTERVAL: u32 = 32;
+const _: () = assert!(REMOTE_INTERVAL.is_power_of_two());
 
 /// State reachable from any thread.
 pub(crate) struct Shared {
@@ -253,10 +255,11 @@ impl Local {
         self.queue.borrow_mut().extend(remote.drain(..));
     }
 
+    #[inline]
     fn pop(&self) -> Option<Runnable> {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
-        if tick % REMOTE_INTERVAL == 0 {
+        if tick & (REMOTE_INTERVAL - 1) == 0 {
             self.take_remote();
         }
         let next = self.queue.borrow_mut().pop_front();

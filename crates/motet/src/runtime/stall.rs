@@ -67,19 +67,27 @@ impl Probe {
         // Keep the next begin's stores after this one (seqlock writer side).
         fence(Ordering::Release);
         if self.stalled.load(Ordering::Relaxed) {
-            self.stalled.store(false, Ordering::Relaxed);
-            let since = self
-                .stall_since
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take();
-            let ms = since.map_or(0, |s| s.elapsed().as_millis());
-            tracing::warn!(
-                task.id = self.task.load(Ordering::Relaxed),
-                poll_ms_at_least = ms as u64,
-                "motet: the stalled task finally yielded"
-            );
+            self.stalled_poll_ended();
         }
+    }
+
+    /// `end` of a poll the watchdog reported: says how long it took. Out of
+    /// line, so that `end` stays a few instructions inlined into the loops.
+    #[cold]
+    #[inline(never)]
+    fn stalled_poll_ended(&self) {
+        self.stalled.store(false, Ordering::Relaxed);
+        let since = self
+            .stall_since
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let ms = since.map_or(0, |s| s.elapsed().as_millis());
+        tracing::warn!(
+            task.id = self.task.load(Ordering::Relaxed),
+            poll_ms_at_least = ms as u64,
+            "motet: the stalled task finally yielded"
+        );
     }
 
     /// A consistent (seq, task, location) triple, or None if a poll
