@@ -167,11 +167,11 @@ impl Bias {
     /// Begins an owner's section: true if this thread owns the bias and no
     /// revocation has begun; it updates the word with plain loads and
     /// stores and then calls [`exit`](Self::exit). False: the shared path.
-    /// The thread's token is read only if the word is biased to somebody.
+    /// (A token is never [`UNBIASED`] or [`REVOKED`], so one comparison
+    /// decides.)
     #[inline]
     pub(crate) fn enter(&self) -> bool {
-        let owner = self.owner.load(Ordering::Relaxed);
-        owner > REVOKED && owner == token() && self.enter_as_owner()
+        self.owner.load(Ordering::Relaxed) == token() && self.enter_as_owner()
     }
 
     /// [`enter`](Self::enter) for a thread that has read its own token in
@@ -427,18 +427,25 @@ mod membarrier {
 }
 
 // Under loom: the asymmetric fence is made symmetric (module docs), and
-// tokens are the model's thread numbers, set by the model.
+// tokens are the model's thread numbers, set by the model; until then each
+// model thread has a token of its own, never 0 or 1 (as a real one), from a
+// counter outside the model.
 #[cfg(loom)]
 loom::thread_local! {
-    static LOOM_TOKEN: std::cell::Cell<usize> = std::cell::Cell::new(0);
+    static LOOM_TOKEN: std::cell::Cell<usize> = std::cell::Cell::new(
+        LOOM_UNSET.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+    );
 }
+
+#[cfg(loom)]
+static LOOM_UNSET: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1 << 32);
 
 #[cfg(loom)]
 pub(crate) fn token() -> usize {
     LOOM_TOKEN.with(|t| t.get())
 }
 
-/// Under loom: sets this model thread's token (0, [`UNBIASED`], until set).
+/// Under loom: sets this model thread's token.
 #[cfg(loom)]
 pub(crate) fn set_token(token: usize) {
     LOOM_TOKEN.with(|t| t.set(token));
