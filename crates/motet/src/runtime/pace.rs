@@ -25,28 +25,30 @@ pub(crate) const MAX_SHIFT: u32 = 4;
 pub(crate) struct Pace {
     interval: u32,
     shift: Cell<u32>,
-    /// Polls since the last look.
-    since: Cell<u32>,
+    /// Polls left before the next look (counted down: one decrement and
+    /// one test a poll).
+    left: Cell<u32>,
 }
 
 impl Pace {
     pub(crate) fn new(interval: u32) -> Pace {
+        let interval = interval.max(1);
         Pace {
-            interval: interval.max(1),
+            interval,
             shift: Cell::new(0),
-            since: Cell::new(0),
+            left: Cell::new(interval),
         }
     }
 
     /// Counts a poll; true when it is time to look at the driver.
     #[inline]
     pub(crate) fn tick(&self) -> bool {
-        let since = self.since.get() + 1;
-        if since >= self.interval << self.shift.get() {
-            self.since.set(0);
+        let left = self.left.get() - 1;
+        if left == 0 {
+            self.restart();
             true
         } else {
-            self.since.set(since);
+            self.left.set(left);
             false
         }
     }
@@ -60,7 +62,15 @@ impl Pace {
             (self.shift.get() + 1).min(MAX_SHIFT)
         };
         self.shift.set(shift);
-        self.since.set(0);
+        self.restart();
+    }
+
+    /// Counts the spacing afresh. Out of line, or the compiler computes
+    /// it on every tick to save a branch.
+    #[cold]
+    #[inline(never)]
+    fn restart(&self) {
+        self.left.set(self.interval << self.shift.get());
     }
 }
 
