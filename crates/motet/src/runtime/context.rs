@@ -1,4 +1,4 @@
-//! What the current thread is doing for motet, in one thread-local.
+//! What the current thread is doing for motet, in two thread-locals.
 //!
 //! - `scheduler`: the runtime that `spawn`, timers and sockets use from this
 //!   thread. Set by `block_on`, by `Handle::enter`, on blocking-pool
