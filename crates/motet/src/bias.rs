@@ -438,7 +438,7 @@ loom::thread_local! {
 }
 
 #[cfg(loom)]
-static LOOM_UNSET: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1 << 32);
+static LOOM_UNSET: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1 << 16);
 
 #[cfg(loom)]
 pub(crate) fn token() -> usize {

@@ -322,6 +322,33 @@ fn block_on_inside_block_on_is_refused() {
 }
 
 #[test]
+fn a_runtime_dropped_inside_another_leaves_the_outer_loop_in_charge() {
+    let rt = rt();
+    let out = rt.block_on(async {
+        let inner = Runtime::new().unwrap();
+        // Spawned from here, so queued on the inner loop, which never ran:
+        // the drop below cancels it, driving the inner loop on this thread
+        // for the while.
+        let queued = inner.handle().spawn(async { 1 });
+        drop(inner);
+        assert!(queued.await.unwrap_err().is_cancelled());
+        // The outer loop is this thread's again: a local task runs here,
+        // and blocking on a join inside one is still refused.
+        let here = std::thread::current().id();
+        let ran_on = task::spawn_local(async { std::thread::current().id() })
+            .await
+            .unwrap();
+        assert_eq!(ran_on, here);
+        let refused = task::spawn_local(async { task::spawn(async { 2 }).join().unwrap() })
+            .await
+            .unwrap_err();
+        assert!(refused.is_panic(), "{refused}");
+        task::spawn(async { 3 }).await.unwrap()
+    });
+    assert_eq!(out, 3);
+}
+
+#[test]
 fn block_on_on_a_worker_thread_is_refused_for_every_flavor() {
     let outer = Runtime::builder().work_stealing(2).build().unwrap();
     for flavor in 0..3 {
