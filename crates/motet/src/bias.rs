@@ -495,7 +495,7 @@ mod loom_tests {
         }
 
         fn section(&self, me: usize) {
-            LOOM_TOKEN.with(|t| t.set(me));
+            set_token(me);
             let biased = self.bias.try_lock();
             if !biased {
                 while self
@@ -564,7 +564,7 @@ mod loom_tests {
     #[test]
     fn a_shared_update_racing_the_owners_sections_is_not_lost() {
         loom::model(|| {
-            LOOM_TOKEN.with(|t| t.set(2));
+            set_token(2);
             let bias = Arc::new((Bias::new(2), AtomicUsize::new(0)));
             let add = |(bias, n): &(Bias, AtomicUsize)| {
                 let plain = || n.store(n.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
@@ -574,7 +574,7 @@ mod loom_tests {
             };
             let b = bias.clone();
             let other = thread::spawn(move || {
-                LOOM_TOKEN.with(|t| t.set(3));
+                set_token(3);
                 add(&b);
             });
             add(&bias);

@@ -17,6 +17,11 @@ fn state<T>(task: &Task<T, super::test_support::Meta>) -> usize {
     task.header().state.load(Ordering::SeqCst)
 }
 
+/// The waker a future left in `slot`.
+fn take_waker(slot: &Mutex<Option<Waker>>) -> Waker {
+    slot.lock().unwrap().take().expect("a waker in the slot")
+}
+
 #[test]
 fn a_task_runs_to_its_output_and_is_freed_once() {
     let (queue, freed, mut task) = spawn_test(async { 6 * 7 });
@@ -99,7 +104,7 @@ fn a_wake_up_from_outside_schedules_an_idle_task_once() {
     assert_eq!(drain(&queue), 1);
     // Idle: no Runnable, the stored waker's reference only.
     assert_eq!(state(&task), HANDLE | REF);
-    let waker = stored.lock().unwrap().take().unwrap();
+    let waker = take_waker(&stored);
     waker.wake_by_ref();
     waker.wake_by_ref();
     let (r, yielded) = pop(&queue).unwrap();
@@ -204,7 +209,7 @@ fn dropping_the_runnable_cancels_and_drops_the_future_in_place() {
     let (future, slot, dropped) = Pinned::new(0);
     let (queue, freed, mut task) = spawn_test(future);
     assert_eq!(drain(&queue), 1);
-    slot.lock().unwrap().take().unwrap().wake();
+    take_waker(&slot).wake();
     drop(pop(&queue).unwrap()); // cancels
     assert_eq!(dropped.load(Ordering::SeqCst), 1);
     assert_eq!(poll_output(&mut task), Poll::Ready(None));
@@ -218,7 +223,7 @@ fn a_future_is_dropped_in_place_when_it_completes() {
     let (future, slot, dropped) = Pinned::new(2);
     let (queue, _freed, mut task) = spawn_test(future);
     drain(&queue);
-    slot.lock().unwrap().take().unwrap().wake();
+    take_waker(&slot).wake();
     assert_eq!(drain(&queue), 1);
     assert_eq!(dropped.load(Ordering::SeqCst), 1);
     assert_eq!(poll_output(&mut task), Poll::Ready(Some(())));
@@ -344,7 +349,7 @@ fn a_panic_out_of_a_poll_cancels_the_task_and_leaves_the_thread_clean() {
         Poll::Pending
     }));
     drain(&queue);
-    stored.lock().unwrap().take().unwrap().wake();
+    take_waker(&stored).wake();
     assert!(pop(&queue).is_some(), "the wake-up queued the task");
 }
 
@@ -400,7 +405,7 @@ fn a_biased_cell_keeps_its_bias_on_its_thread_and_loses_it_to_another() {
     let bias = || task.header().bias.owner();
     // Every transition of this thread's, in its sections.
     assert_eq!(state(&task), HANDLE | REF);
-    let waker = slot.lock().unwrap().take().unwrap();
+    let waker = take_waker(&slot);
     waker.wake_by_ref();
     waker.wake_by_ref();
     assert_eq!(state(&task), RUNNABLE | WOKEN | HANDLE | (2 * REF));
@@ -409,7 +414,7 @@ fn a_biased_cell_keeps_its_bias_on_its_thread_and_loses_it_to_another() {
     assert_eq!(bias(), bias::token(), "its own thread keeps the bias");
     // A wake-up by value from another thread comes here as a message,
     // queued without touching the state word; running it applies it.
-    let w = slot.lock().unwrap().take().unwrap();
+    let w = take_waker(&slot);
     wake_on_another_thread(w);
     assert_eq!(state(&task), HANDLE | (2 * REF));
     let (message, _) = pop(&queue).unwrap();
@@ -437,7 +442,7 @@ fn a_task_that_has_ended_gets_no_wake_message() {
     let Some((done, slot, queue, freed, mut task)) = biased_idle() else {
         return;
     };
-    let waker = slot.lock().unwrap().take().unwrap();
+    let waker = take_waker(&slot);
     done.store(true, Ordering::SeqCst);
     waker.wake_by_ref();
     assert_eq!(drain(&queue), 1);
@@ -456,7 +461,7 @@ fn a_dropped_wake_message_lets_go_of_its_reference_only() {
     let Some((_done, slot, queue, freed, mut task)) = biased_idle() else {
         return;
     };
-    let w = slot.lock().unwrap().take().unwrap();
+    let w = take_waker(&slot);
     wake_on_another_thread(w);
     // As a scheduler that shuts down drops what is queued: the task is not
     // cancelled, and its cell is freed once.
@@ -505,7 +510,7 @@ fn a_revocation_racing_the_owner_loses_no_update() {
         }
         assert_eq!(task.header().bias.owner(), REVOKED);
         done.store(true, Ordering::SeqCst);
-        slot.lock().unwrap().take().unwrap().wake();
+        take_waker(&slot).wake();
         drain(&queue);
         assert_eq!(poll_output(&mut task), Poll::Ready(Some(7)));
         drop(task);
