@@ -148,12 +148,13 @@ impl Bias {
     #[inline]
     pub(crate) fn run<R>(&self, plain: impl FnOnce() -> R) -> Option<R> {
         // Acquire: a revocation seen here is complete.
+        // The owner's case first: a token is never UNBIASED or REVOKED, so
+        // one comparison decides it.
         let owner = self.owner.load(Ordering::Acquire);
-        if owner <= REVOKED {
-            return None;
-        }
         if owner != token() {
-            self.revoke();
+            if owner > REVOKED {
+                self.revoke();
+            }
             return None;
         }
         if !self.enter_as_owner() {
@@ -199,7 +200,7 @@ impl Bias {
     #[inline]
     pub(crate) fn is_elsewhere(&self) -> bool {
         let owner = self.owner.load(Ordering::Relaxed);
-        owner > REVOKED && owner != token()
+        owner != token() && owner > REVOKED
     }
 
     /// Takes the bias back from its owner, for good. Called by threads

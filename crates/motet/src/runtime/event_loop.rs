@@ -6,8 +6,8 @@
 //! - **owner thread**: the thread that built the runtime and calls
 //!   `block_on`; the only one that ever polls or drops a task.
 //! - **local queue**: FIFO of runnable tasks, touched only by the owner
-//!   thread, without locks (a `RefCell` reached through the thread's
-//!   context while it drives the loop).
+//!   thread, without locks or borrow flags ([`LocalQueue`], reached
+//!   through the thread's context while it drives the loop).
 //! - **remote queue**: FIFO behind a mutex for wake-ups and spawns from other
 //!   threads; the loop moves it wholesale into the local queue every
 //!   [`REMOTE_INTERVAL`] polls and whenever the local queue runs dry.
@@ -60,7 +60,7 @@
 //! cancels it), repeat until the queues stay empty. The runtime then stops
 //! the watchdog, the blocking pool and the driver.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::Location;
@@ -71,6 +71,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
+use super::local_queue::LocalQueue;
 use super::pace::Pace;
 use super::per_core::Group;
 use super::registry::Registry;
@@ -109,7 +110,7 @@ pub(crate) struct Shared {
 /// State only the owner thread touches.
 pub(crate) struct Local {
     shared: Arc<Shared>,
-    queue: RefCell<VecDeque<Runnable>>,
+    queue: LocalQueue<Runnable>,
     probe: Option<Arc<Probe>>,
     tick: Cell<u32>,
 }
@@ -143,7 +144,7 @@ impl Shared {
         });
         let local = Rc::new(Local {
             shared: shared.clone(),
-            queue: RefCell::new(VecDeque::new()),
+            queue: LocalQueue::default(),
             probe,
             tick: Cell::new(0),
         });
@@ -233,7 +234,7 @@ impl Local {
     /// Queues a task of this loop's, on its owner thread.
     #[inline]
     pub(crate) fn push_local(&self, runnable: Runnable) {
-        self.queue.borrow_mut().push_back(runnable);
+        self.queue.push(runnable);
     }
 
     pub(crate) fn owns(&self, runnable: &Runnable) -> bool {
@@ -252,7 +253,7 @@ impl Local {
         }
         let mut remote = self.shared.remote.lock().unwrap_or_else(|e| e.into_inner());
         self.shared.sleeper.take_pending(remote.len());
-        self.queue.borrow_mut().extend(remote.drain(..));
+        self.queue.extend(&mut remote);
     }
 
     #[inline]
@@ -262,10 +263,9 @@ impl Local {
         if tick & (REMOTE_INTERVAL - 1) == 0 {
             self.take_remote();
         }
-        let next = self.queue.borrow_mut().pop_front();
-        next.or_else(|| {
+        self.queue.pop().or_else(|| {
             self.take_remote();
-            self.queue.borrow_mut().pop_front()
+            self.queue.pop()
         })
     }
 
@@ -338,7 +338,7 @@ pub(crate) fn block_on<F: Future>(local: &Rc<Local>, future: F) -> F::Output {
             pace.looked(shared.driver.park(Some(Duration::ZERO)));
             continue;
         }
-        if main.woken.load(Ordering::SeqCst) || !local.queue.borrow().is_empty() {
+        if main.woken.load(Ordering::SeqCst) || !local.queue.is_empty() {
             continue;
         }
 
@@ -367,8 +367,7 @@ pub(crate) fn cancel_all(local: &Rc<Local>) {
     // again: drain to quiescence.
     loop {
         local.take_remote();
-        let next = local.queue.borrow_mut().pop_front();
-        match next {
+        match local.queue.pop() {
             Some(runnable) => drop(runnable),
             None => break,
         }

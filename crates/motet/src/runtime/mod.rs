@@ -56,6 +56,7 @@ pub(crate) mod event_loop;
 mod home_spin;
 mod idle;
 mod lifo;
+mod local_queue;
 mod pace;
 mod parker;
 pub(crate) mod per_core;
