@@ -165,6 +165,20 @@ impl Bias {
         Some(r)
     }
 
+    /// Runs `plain` in an owner's section if this thread holds the bias
+    /// (and no revocation has begun); `None` otherwise, having done
+    /// nothing: unlike [`run`](Self::run), it never revokes. `plain` must
+    /// not panic.
+    #[inline]
+    pub(crate) fn run_if_owner<R>(&self, plain: impl FnOnce() -> R) -> Option<R> {
+        if !self.enter() {
+            return None;
+        }
+        let r = plain();
+        self.exit();
+        Some(r)
+    }
+
     /// Begins an owner's section: true if this thread owns the bias and no
     /// revocation has begun; it updates the word with plain loads and
     /// stores and then calls [`exit`](Self::exit). False: the shared path.

@@ -514,18 +514,21 @@ impl<M: 'static> Header<M> {
     /// section of a biased cell, a plain load and store.
     #[inline]
     fn update(&self, mut f: impl FnMut(usize) -> Option<usize>) -> Result<usize, usize> {
-        let plain = || {
-            let state = self.state.load(Ordering::Acquire);
-            let next = f(state).ok_or(state)?;
-            self.state.store(next, Ordering::Release);
-            Ok(state)
-        };
-        match self.bias.run(plain) {
+        match self.bias.run(|| self.plain_update(&mut f)) {
             Some(updated) => updated,
             None => self
                 .state
                 .fetch_update(Ordering::AcqRel, Ordering::Acquire, f),
         }
+    }
+
+    /// [`update`](Self::update)'s owner's path: a plain load and store.
+    #[inline(always)]
+    fn plain_update(&self, f: impl FnOnce(usize) -> Option<usize>) -> Result<usize, usize> {
+        let state = self.state.load(Ordering::Acquire);
+        let next = f(state).ok_or(state)?;
+        self.state.store(next, Ordering::Release);
+        Ok(state)
     }
 
     /// [`update`](Self::update) with a total `f`. Returns the state before
@@ -677,17 +680,32 @@ impl<M: 'static> Header<M> {
         // for the Runnable (the waker's own, if it gives one up). Already
         // RUNNABLE: mark it WOKEN (if it is already, the same word is
         // stored, which still orders this wake-up before the poll's end).
-        let woken = header.update(|s| {
-            if s & (COMPLETED | CLOSED) != 0 {
-                None
-            } else if s & RUNNABLE != 0 {
-                Some(s | WOKEN)
-            } else if owned {
-                Some(s | RUNNABLE)
-            } else {
-                Some((s | RUNNABLE) + REF)
-            }
-        });
+        let woken = header.update(|s| Self::wake_step(s, owned));
+        Self::wake_done(ptr, woken, owned);
+    }
+
+    /// A wake-up's change of the state word `s`, if any (see
+    /// [`wake_from_outside`](Self::wake_from_outside)).
+    #[inline(always)]
+    fn wake_step(s: usize, owned: bool) -> Option<usize> {
+        if s & (COMPLETED | CLOSED) != 0 {
+            None
+        } else if s & RUNNABLE != 0 {
+            Some(s | WOKEN)
+        } else if owned {
+            Some(s | RUNNABLE)
+        } else {
+            Some((s | RUNNABLE) + REF)
+        }
+    }
+
+    /// After [`wake_step`](Self::wake_step) was applied (`Ok`: the state
+    /// before) or not (`Err`): queue the new Runnable, or let go of the
+    /// waker's reference if it made none.
+    #[inline(always)]
+    fn wake_done(ptr: NonNull<Self>, woken: Result<usize, usize>, owned: bool) {
+        // SAFETY: the caller holds a waker, so the cell is live.
+        let header = unsafe { ptr.as_ref() };
         match woken {
             Ok(prev) if prev & RUNNABLE == 0 => (header.schedule)(Runnable { ptr }, false),
             _ if owned => Self::drop_ref(ptr),
@@ -713,6 +731,13 @@ impl<M: 'static> Header<M> {
         let header = unsafe { p.as_ref() };
         if Self::woke_itself(ptr) {
             Self::drop_ref(p);
+        } else if let Some(woken) = header
+            .bias
+            .run_if_owner(|| header.plain_update(|s| Self::wake_step(s, true)))
+        {
+            // The wake-ups between units of one thread: one look at the
+            // bias, not the two of the ways below.
+            Self::wake_done(p, woken, true);
         } else if header.bias.is_elsewhere()
             && header.state.load(Ordering::Acquire) & (COMPLETED | CLOSED) == 0
         {
