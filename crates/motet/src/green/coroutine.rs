@@ -404,8 +404,15 @@ pub(crate) fn yield_now() -> bool {
 
 #[inline(always)]
 fn yield_from(shared: *const Shared) {
-    // SAFETY: `shared` came from BOUNDARY.current during this resume (see
-    // `suspend_on`); its `cx` is the resuming poll's live `Context`.
-    unsafe { (*(*shared).cx.get()).waker().wake_by_ref() };
+    // The poll resuming this coroutine is its own task's (a green thread is
+    // always its task's whole future), so the task marks itself woken there
+    // without a call through the waker; the waker only if no task poll
+    // runs, which cannot happen.
+    if !crate::task::cell::wake_polled_task() {
+        // SAFETY: `shared` came from BOUNDARY.current during this resume
+        // (see `suspend_on`); its `cx` is the resuming poll's live
+        // `Context`.
+        unsafe { (*(*shared).cx.get()).waker().wake_by_ref() };
+    }
     suspend(shared);
 }

@@ -143,6 +143,24 @@ loom::thread_local! {
 /// Tag in [`POLLING`]: the task woke itself (cells are at least 8-aligned).
 const YIELDED: usize = 1;
 
+/// Wakes the task whose poll runs on this thread, from inside that poll:
+/// what `cx.waker().wake_by_ref()` does there (a yield: `run` hands the
+/// task back to be queued at the back), without going through the waker.
+/// False, doing nothing, outside a task's poll.
+///
+/// For code that knows its task is the one being polled: a green thread,
+/// whose coroutine only its own task's poll resumes.
+#[inline]
+pub(crate) fn wake_polled_task() -> bool {
+    POLLING.with(|p| {
+        let polling = p.get();
+        if polling != 0 {
+            p.set(polling | YIELDED);
+        }
+        polling != 0
+    })
+}
+
 #[repr(C)]
 struct Header<M: 'static> {
     state: AtomicUsize,
