@@ -2,55 +2,127 @@
 //! loop's owner thread touches.
 //!
 //! A `RefCell<VecDeque>` would do, but its borrow flag is checked and
-//! written around every push and pop: four instructions each, on the path
+//! written around every push and pop, and the deque wraps its indices with
+//! a compare and a conditional move: about twenty instructions on the path
 //! of every switch (a yield pops one task and pushes another). Here the
-//! deque sits in an `UnsafeCell`, reached only through [`LocalQueue::with`],
-//! whose callers run nothing but the deque's own methods inside it.
+//! queue is a ring of a power-of-two size with free-running indices (a
+//! mask finds the slot) in an `UnsafeCell`, reached only through
+//! [`LocalQueue::with`], whose callers run no code but the ring's own.
 
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
+use std::mem::MaybeUninit;
+
+/// Slots of a ring's first buffer.
+const FIRST_CAPACITY: usize = 64;
 
 /// A FIFO for one thread (it is not `Sync`); the event loop's holds
 /// `Runnable`s.
-pub(crate) struct LocalQueue<T>(UnsafeCell<VecDeque<T>>);
+pub(crate) struct LocalQueue<T>(UnsafeCell<Ring<T>>);
+
+/// Values live in `buf[i & mask]` for `head <= i < tail` (wrapping), and
+/// only there; `buf.len()` is 0 or a power of two.
+struct Ring<T> {
+    buf: Box<[MaybeUninit<T>]>,
+    head: usize,
+    tail: usize,
+}
 
 impl<T> Default for LocalQueue<T> {
     fn default() -> LocalQueue<T> {
-        LocalQueue(UnsafeCell::new(VecDeque::new()))
+        LocalQueue(UnsafeCell::new(Ring {
+            buf: Box::new([]),
+            head: 0,
+            tail: 0,
+        }))
     }
 }
 
 impl<T> LocalQueue<T> {
-    /// Runs `f` on the deque. Private, and every `f` below only calls
-    /// `VecDeque` methods that move values and drop none, so they run no
-    /// code of anyone else's, and no second `with` can begin while one is
-    /// running.
+    /// Runs `f` on the ring. Private, and every `f` below only moves values
+    /// in and out of it and drops none, so it runs no code of anyone
+    /// else's, and no second `with` can begin while one is running.
     #[inline(always)]
-    fn with<R>(&self, f: impl FnOnce(&mut VecDeque<T>) -> R) -> R {
+    fn with<R>(&self, f: impl FnOnce(&mut Ring<T>) -> R) -> R {
         // SAFETY: `LocalQueue` is not `Sync` (it holds an `UnsafeCell`), so
         // only the thread that owns it gets here; `with` is not re-entered
-        // (above), so this is the only reference to the deque while `f`
+        // (above), so this is the only reference to the ring while `f`
         // runs, and `f` cannot keep it past its return.
         f(unsafe { &mut *self.0.get() })
     }
 
     #[inline]
     pub(crate) fn push(&self, value: T) {
-        self.with(|q| q.push_back(value));
+        self.with(|r| r.push(value));
     }
 
     #[inline]
     pub(crate) fn pop(&self) -> Option<T> {
-        self.with(|q| q.pop_front())
+        self.with(|r| r.pop())
     }
 
     /// Moves every value of `more` to the back, in order.
     pub(crate) fn extend(&self, more: &mut VecDeque<T>) {
-        self.with(|q| q.append(more));
+        self.with(|r| {
+            for v in more.drain(..) {
+                r.push(v);
+            }
+        });
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.with(|q| q.is_empty())
+        self.with(|r| r.head == r.tail)
+    }
+}
+
+impl<T> Ring<T> {
+    #[inline(always)]
+    fn push(&mut self, value: T) {
+        if self.tail.wrapping_sub(self.head) == self.buf.len() {
+            self.grow();
+        }
+        let mask = self.buf.len() - 1;
+        self.buf[self.tail & mask].write(value);
+        self.tail = self.tail.wrapping_add(1);
+    }
+
+    #[inline(always)]
+    fn pop(&mut self) -> Option<T> {
+        if self.head == self.tail {
+            return None;
+        }
+        let mask = self.buf.len() - 1;
+        // SAFETY: `head != tail`, so slot `head` holds a value (the ring's
+        // invariant), which moves out here and is no longer counted.
+        let value = unsafe { self.buf[self.head & mask].assume_init_read() };
+        self.head = self.head.wrapping_add(1);
+        Some(value)
+    }
+
+    /// Doubles the buffer (or makes the first), moving the values to its
+    /// start in order.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) {
+        let cap = (self.buf.len() * 2).max(FIRST_CAPACITY);
+        let mut buf: Box<[MaybeUninit<T>]> = (0..cap).map(|_| MaybeUninit::uninit()).collect();
+        let len = self.tail.wrapping_sub(self.head);
+        for (i, slot) in buf.iter_mut().take(len).enumerate() {
+            let from = self.head.wrapping_add(i) & (self.buf.len() - 1);
+            // SAFETY: `head + i` is below `tail`, so the old slot holds a
+            // value; it is moved, and the old buffer is freed below without
+            // dropping its slots (`MaybeUninit` drops nothing).
+            slot.write(unsafe { self.buf[from].assume_init_read() });
+        }
+        self.buf = buf;
+        self.head = 0;
+        self.tail = len;
+    }
+}
+
+impl<T> Drop for Ring<T> {
+    fn drop(&mut self) {
+        while self.pop().is_some() {}
     }
 }
 
@@ -62,6 +134,7 @@ mod tests {
     fn values_come_out_in_the_order_they_went_in() {
         let q = LocalQueue::default();
         assert!(q.is_empty());
+        assert_eq!(q.pop(), None);
         q.push(1);
         q.push(2);
         let mut more = VecDeque::from([3, 4]);
@@ -76,12 +149,40 @@ mod tests {
     }
 
     #[test]
+    fn order_holds_across_growth_with_the_ring_wrapped() {
+        let q = LocalQueue::default();
+        let (mut next_in, mut next_out) = (0u32, 0u32);
+        // Wrap the first buffer, then grow it while wrapped, three times.
+        for round in 0..3 {
+            for _ in 0..FIRST_CAPACITY / 2 {
+                q.push(next_in);
+                next_in += 1;
+            }
+            for _ in 0..FIRST_CAPACITY / 4 {
+                assert_eq!(q.pop(), Some(next_out));
+                next_out += 1;
+            }
+            for _ in 0..FIRST_CAPACITY << round {
+                q.push(next_in);
+                next_in += 1;
+            }
+        }
+        while let Some(v) = q.pop() {
+            assert_eq!(v, next_out);
+            next_out += 1;
+        }
+        assert_eq!(next_out, next_in);
+    }
+
+    #[test]
     fn values_left_in_the_queue_are_dropped_with_it() {
         let value = std::rc::Rc::new(());
         let q = LocalQueue::default();
-        q.push(value.clone());
-        q.push(value.clone());
-        assert_eq!(std::rc::Rc::strong_count(&value), 3);
+        for _ in 0..100 {
+            q.push(value.clone());
+        }
+        assert_eq!(q.pop().map(drop), Some(()));
+        assert_eq!(std::rc::Rc::strong_count(&value), 100);
         drop(q);
         assert_eq!(std::rc::Rc::strong_count(&value), 1);
     }
