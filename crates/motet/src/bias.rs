@@ -147,9 +147,9 @@ impl Bias {
     /// section forever).
     #[inline]
     pub(crate) fn run<R>(&self, plain: impl FnOnce() -> R) -> Option<R> {
-        // Acquire: a revocation seen here is complete.
-        // The owner's case first: a token is never UNBIASED or REVOKED, so
-        // one comparison decides it.
+        // Acquire: a revocation seen here is complete. The owner's case
+        // first: a token is never UNBIASED or REVOKED, so one comparison
+        // decides it.
         let owner = self.owner.load(Ordering::Acquire);
         if owner != token() {
             if owner > REVOKED {

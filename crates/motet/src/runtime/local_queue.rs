@@ -122,6 +122,11 @@ impl<T> Ring<T> {
 
 impl<T> Drop for Ring<T> {
     fn drop(&mut self) {
+        // A value's drop may run any code (a `Runnable` cancels its task),
+        // but none of it can reach this queue: it is being dropped, so no
+        // reference to it is left (the event loop is no thread's driven
+        // core once its last `Rc` is gone, and `cancel_all` has emptied
+        // the queue before).
         while self.pop().is_some() {}
     }
 }
