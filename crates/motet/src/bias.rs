@@ -151,18 +151,13 @@ impl Bias {
         // first: a token is never UNBIASED or REVOKED, so one comparison
         // decides it.
         let owner = self.owner.load(Ordering::Acquire);
-        if owner != token() {
-            if owner > REVOKED {
-                self.revoke();
-            }
-            return None;
+        if owner == token() {
+            return self.section(plain);
         }
-        if !self.enter_as_owner() {
-            return None;
+        if owner > REVOKED {
+            self.revoke();
         }
-        let r = plain();
-        self.exit();
-        Some(r)
+        None
     }
 
     /// Runs `plain` in an owner's section if this thread holds the bias
@@ -171,7 +166,17 @@ impl Bias {
     /// not panic.
     #[inline]
     pub(crate) fn run_if_owner<R>(&self, plain: impl FnOnce() -> R) -> Option<R> {
-        if !self.enter() {
+        if self.owner.load(Ordering::Relaxed) == token() {
+            return self.section(plain);
+        }
+        None
+    }
+
+    /// An owner's section around `plain`, for a thread that has read its
+    /// own token in `owner`; `None` if a revocation has begun.
+    #[inline(always)]
+    fn section<R>(&self, plain: impl FnOnce() -> R) -> Option<R> {
+        if !self.enter_as_owner() {
             return None;
         }
         let r = plain();
