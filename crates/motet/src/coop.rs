@@ -67,6 +67,19 @@ thread_local! {
 /// Runs one task poll with a fresh budget.
 #[inline]
 pub(crate) fn with_budget<R>(f: impl FnOnce() -> R) -> R {
+    across_polls(|| {
+        fresh_budget();
+        f()
+    })
+}
+
+/// Runs `f`, in which this thread polls tasks one after another, each
+/// begun with [`fresh_budget`], and puts the thread's budget back after it
+/// (on a panic too): code polled outside any task (`block_on`'s future)
+/// stays unconstrained. An event loop brackets its run of polls with it,
+/// so that a poll costs one store to the budget, not a save and restore.
+#[inline]
+pub(crate) fn across_polls<R>(f: impl FnOnce() -> R) -> R {
     struct Restore(Option<u16>);
     impl Drop for Restore {
         #[inline]
@@ -74,9 +87,14 @@ pub(crate) fn with_budget<R>(f: impl FnOnce() -> R) -> R {
             let _ = LEFT.try_with(|l| l.set(self.0));
         }
     }
-    let prev = LEFT.with(|l| l.replace(Some(BUDGET)));
-    let _restore = Restore(prev);
+    let _restore = Restore(LEFT.with(Cell::get));
     f()
+}
+
+/// Begins a task poll with a whole budget; only inside [`across_polls`].
+#[inline]
+pub(crate) fn fresh_budget() {
+    LEFT.set(Some(BUDGET));
 }
 
 /// Called by a resource about to report `Ready`: charges one [`OP`], or,

@@ -246,6 +246,40 @@ fn spawn_after_shutdown_is_cancelled() {
 }
 
 #[test]
+fn a_remote_spawn_runs_while_local_tasks_keep_the_loop_busy() {
+    // Two tasks that yield to each other keep the local queue from ever
+    // running dry; a task spawned from another thread must still get its
+    // turn (the loop takes the remote queue every few polls), not wait for
+    // them to finish.
+    let rt = rt();
+    let handle = rt.handle().clone();
+    let flag = Arc::new(AtomicUsize::new(0));
+    let seen = rt.block_on(async {
+        let busy = |flag: Arc<AtomicUsize>| {
+            task::spawn(async move {
+                for _ in 0..2_000_000 {
+                    if flag.load(Ordering::Relaxed) == 1 {
+                        return true;
+                    }
+                    task::yield_now().await;
+                }
+                false
+            })
+        };
+        let (a, b) = (busy(flag.clone()), busy(flag.clone()));
+        let f = flag.clone();
+        std::thread::spawn(move || {
+            handle
+                .spawn(async move { f.store(1, Ordering::Relaxed) })
+                .join()
+                .unwrap();
+        });
+        (a.await.unwrap(), b.await.unwrap())
+    });
+    assert_eq!(seen, (true, true), "the remote task ran while they yielded");
+}
+
+#[test]
 fn spawn_from_other_threads_and_join_from_them() {
     let rt = rt();
     let handle = rt.handle().clone();

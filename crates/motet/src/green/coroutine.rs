@@ -279,29 +279,45 @@ where
     })
 }
 
+/// The first poll's step: starts a fresh green thread (see [`start`]).
+///
+/// # Panics
+///
+/// If the green thread has finished: its task must not be polled again.
+#[cold]
+fn begin<F, T>(stage: &mut Stage<F, T>, running: &mut Running)
+where
+    F: FnOnce() -> T + 'static,
+    T: 'static,
+{
+    match std::mem::replace(stage, Stage::Finished) {
+        Stage::Fresh(f, stack) => *stage = Stage::Running(start(f, stack, running)),
+        _ => panic!("a green thread's task was polled after it finished"),
+    }
+}
+
 impl<F: FnOnce() -> T + 'static, T: 'static> Future for GreenThread<F, T> {
     type Output = T;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         let this = self.project();
         let shared: &mut Shared = this.shared;
-        if let Stage::Fresh(..) = this.stage {
-            if let Stage::Fresh(f, stack) = std::mem::replace(this.stage, Stage::Finished) {
-                *this.stage = Stage::Running(start(f, stack, &mut shared.running));
-            }
+        if !matches!(this.stage, Stage::Running(_)) {
+            begin(this.stage, &mut shared.running);
         }
         let Stage::Running(co) = this.stage else {
-            panic!("a green thread's task was polled after it finished")
+            unreachable!("`begin` leaves the green thread running")
         };
         let shared: &Shared = shared;
         // Lifetime erased: the pointer is dereferenced only during the
-        // resume below, while `cx` is borrowed by this call.
+        // resume below, while `cx` is borrowed by this call (it is left
+        // dangling after it, and read only inside the next resume, which
+        // sets it again).
         let raw: *mut Context<'_> = cx;
         shared.cx.set(raw.cast::<Context<'static>>());
         let prev = enter(shared);
         let result = co.resume(());
         set_current(prev);
-        shared.cx.set(ptr::null_mut());
         match result {
             CoroutineResult::Yield(()) => Poll::Pending,
             CoroutineResult::Return(res) => {

@@ -60,7 +60,6 @@
 //! cancels it), repeat until the queues stay empty. The runtime then stops
 //! the watchdog, the blocking pool and the driver.
 
-use std::cell::Cell;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::Location;
@@ -112,7 +111,6 @@ pub(crate) struct Local {
     shared: Arc<Shared>,
     queue: LocalQueue<Runnable>,
     probe: Option<Arc<Probe>>,
-    tick: Cell<u32>,
 }
 
 /// What a scheduler is made of besides its queues; the runtime builds the
@@ -146,7 +144,6 @@ impl Shared {
             shared: shared.clone(),
             queue: LocalQueue::default(),
             probe,
-            tick: Cell::new(0),
         });
         (shared, local)
     }
@@ -256,13 +253,10 @@ impl Local {
         self.queue.extend(&mut remote);
     }
 
+    /// The next queued task; the remote queue's too when the local one is
+    /// empty.
     #[inline]
     fn pop(&self) -> Option<Runnable> {
-        let tick = self.tick.get().wrapping_add(1);
-        self.tick.set(tick);
-        if tick & (REMOTE_INTERVAL - 1) == 0 {
-            self.take_remote();
-        }
         self.queue.pop().or_else(|| {
             self.take_remote();
             self.queue.pop()
@@ -320,16 +314,29 @@ pub(crate) fn block_on<F: Future>(local: &Rc<Local>, future: F) -> F::Output {
             look = pace.tick();
         }
 
-        while !look {
-            let Some(runnable) = local.pop() else { break };
-            let meta = runnable.metadata();
-            let scope = local.poll_scope(meta.id, meta.location);
-            let yielded = crate::coop::with_budget(|| runnable.run());
-            drop(scope);
-            if let Some(runnable) = yielded {
-                local.push_local(runnable);
-            }
-            look = pace.tick();
+        if !look {
+            // Run queued tasks until the queue is empty or a look is due.
+            look = crate::coop::across_polls(|| {
+                while let Some(runnable) = local.pop() {
+                    let meta = runnable.metadata();
+                    let scope = local.poll_scope(meta.id, meta.location);
+                    crate::coop::fresh_budget();
+                    let yielded = runnable.run();
+                    drop(scope);
+                    if let Some(runnable) = yielded {
+                        local.push_local(runnable);
+                    }
+                    if pace.tick() {
+                        return true;
+                    }
+                    // Every REMOTE_INTERVAL polls, counted on the pace's
+                    // countdown (one counter a poll, not two).
+                    if pace.left() & (REMOTE_INTERVAL - 1) == 0 {
+                        local.take_remote();
+                    }
+                }
+                false
+            });
         }
 
         if look {

@@ -81,8 +81,12 @@ impl<T> Ring<T> {
         if self.tail.wrapping_sub(self.head) == self.buf.len() {
             self.grow();
         }
-        let mask = self.buf.len() - 1;
-        self.buf[self.tail & mask].write(value);
+        let slot = self.tail & (self.buf.len() - 1);
+        // SAFETY: the buffer has room for one more value (it just grew if it
+        // had none), so its length is a power of two, not 0, and the mask
+        // keeps `slot` below it. (Indexing would check the length again on
+        // every push.)
+        unsafe { self.buf.get_unchecked_mut(slot) }.write(value);
         self.tail = self.tail.wrapping_add(1);
     }
 
@@ -91,10 +95,12 @@ impl<T> Ring<T> {
         if self.head == self.tail {
             return None;
         }
-        let mask = self.buf.len() - 1;
-        // SAFETY: `head != tail`, so slot `head` holds a value (the ring's
-        // invariant), which moves out here and is no longer counted.
-        let value = unsafe { self.buf[self.head & mask].assume_init_read() };
+        let slot = self.head & (self.buf.len() - 1);
+        // SAFETY: `head != tail`, so the ring holds a value: its buffer's
+        // length is a power of two, not 0, and the mask keeps `slot` below
+        // it. Slot `head` holds that value (the ring's invariant), which
+        // moves out here and is no longer counted.
+        let value = unsafe { self.buf.get_unchecked(slot).assume_init_read() };
         self.head = self.head.wrapping_add(1);
         Some(value)
     }

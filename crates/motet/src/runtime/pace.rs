@@ -53,6 +53,12 @@ impl Pace {
         }
     }
 
+    /// Polls left before the next look.
+    #[inline]
+    pub(crate) fn left(&self) -> u32 {
+        self.left.get()
+    }
+
     /// Records what a look found: anything sets the spacing back to the
     /// interval, nothing doubles it (up to the cap).
     pub(crate) fn looked(&self, woke: bool) {

@@ -230,13 +230,7 @@ impl<F: Future, M: 'static> TaskCell<F, M> {
         // SAFETY: our reference keeps the cell live until we give it away.
         let header = unsafe { ptr.as_ref() };
         let state = header.state.load(Ordering::Acquire);
-        if state & WOKEN != 0 {
-            // Woken again while queued: this poll covers those wake-ups.
-            header.transition(|s| s & !WOKEN);
-        }
-        if state & CLOSED != 0 {
-            // Scheduled only to drop an orphan's future (see `last_ref`).
-            Header::cancel(ptr);
+        if state & (WOKEN | CLOSED) != 0 && header.before_run(state) {
             return None;
         }
 
@@ -612,6 +606,22 @@ impl<M: 'static> Header<M> {
             header.notify_awaiter();
         }
         Self::drop_ref(ptr);
+    }
+
+    /// What a run must do first when its task was woken while queued, or
+    /// closed; true if that ended the task (the run must not poll).
+    #[cold]
+    fn before_run(&self, state: usize) -> bool {
+        if state & WOKEN != 0 {
+            // Woken again while queued: this poll covers those wake-ups.
+            self.transition(|s| s & !WOKEN);
+        }
+        if state & CLOSED != 0 {
+            // Scheduled only to drop an orphan's future (see `last_ref`).
+            Header::cancel(NonNull::from(self));
+            return true;
+        }
+        false
     }
 
     /// The Runnable is dropped, or was made only to drop an orphan: drop

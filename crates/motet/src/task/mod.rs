@@ -169,12 +169,13 @@ impl<F: Future> Future for TaskFuture<F> {
             // handle sees the result: destructors have run by then.
             return Poll::Ready(Err(JoinError::cancelled(meta.id)));
         }
-        let id = meta.id;
         let future = this.future;
         match std::panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
             Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
             Ok(Poll::Pending) => Poll::Pending,
-            Err(payload) => Poll::Ready(Err(JoinError::panic(id, payload))),
+            // The id is read here, not before the poll: nothing to keep
+            // across it on the common path.
+            Err(payload) => Poll::Ready(Err(JoinError::panic(this.meta.get().id, payload))),
         }
     }
 }
