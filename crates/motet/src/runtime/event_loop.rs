@@ -110,7 +110,7 @@ pub(crate) struct Shared {
 pub(crate) struct Local {
     shared: Arc<Shared>,
     queue: LocalQueue<Runnable>,
-    probe: Option<Arc<Probe>>,
+    probe: Arc<Probe>,
 }
 
 /// What a scheduler is made of besides its queues; the runtime builds the
@@ -126,7 +126,7 @@ pub(crate) struct Parts {
 impl Shared {
     /// Creates a loop whose owner is the calling thread; `probe` is the
     /// stall watchdog's view of it.
-    pub(crate) fn new(parts: Parts, probe: Option<Arc<Probe>>) -> (Arc<Shared>, Rc<Local>) {
+    pub(crate) fn new(parts: Parts, probe: Arc<Probe>) -> (Arc<Shared>, Rc<Local>) {
         let shared = Arc::new(Shared {
             driver: parts.driver,
             remote: Mutex::new(VecDeque::new()),
@@ -268,7 +268,7 @@ impl Local {
     fn poll_scope(&self, id: TaskId, location: &'static Location<'static>) -> PollScope<'_> {
         let polls = &self.shared.polls;
         polls.store(polls.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-        PollScope::begin(self.probe.as_deref(), id, location)
+        PollScope::begin(&self.probe, id, location)
     }
 }
 

@@ -381,27 +381,21 @@ impl Builder {
         Ok((parts, registry))
     }
 
-    fn probes(&self, n: usize) -> Vec<Option<Arc<Probe>>> {
-        (0..n)
-            .map(|_| self.stall_threshold.map(|_| Arc::new(Probe::default())))
-            .collect()
+    /// One probe per scheduler thread; the watchdog reads them only if
+    /// there is a stall threshold.
+    fn probes(&self, n: usize) -> Vec<Arc<Probe>> {
+        (0..n).map(|_| Arc::new(Probe::default())).collect()
     }
 
     fn watchdog(
         &self,
-        probes: &[Option<Arc<Probe>>],
+        probes: &[Arc<Probe>],
         registries: Vec<Arc<Registry>>,
         stalls: Arc<AtomicU64>,
     ) -> std::io::Result<Option<Watchdog>> {
         match self.stall_threshold {
             None => Ok(None),
-            Some(t) => Watchdog::start(
-                t,
-                probes.iter().flatten().cloned().collect(),
-                registries,
-                stalls,
-            )
-            .map(Some),
+            Some(t) => Watchdog::start(t, probes.to_vec(), registries, stalls).map(Some),
         }
     }
 

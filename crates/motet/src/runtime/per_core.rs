@@ -55,7 +55,7 @@ pub(crate) struct CoreThread {
 pub(crate) fn start(
     n: usize,
     mut parts: impl FnMut(usize) -> std::io::Result<Parts>,
-    probes: &[Option<Arc<Probe>>],
+    probes: &[Arc<Probe>],
     pin: bool,
 ) -> std::io::Result<(Arc<Group>, Vec<CoreThread>)> {
     let cpus = if pin {
@@ -73,7 +73,7 @@ pub(crate) fn start(
                 return Err(e);
             }
         };
-        let probe = probes.get(index).cloned().flatten();
+        let probe = probes[index].clone();
         let cpu = (!cpus.is_empty()).then(|| cpus[index % cpus.len()]);
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let ready = ready_tx.clone();

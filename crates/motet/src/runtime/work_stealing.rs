@@ -217,7 +217,7 @@ pub(crate) struct Core {
     inbox_active: Cell<bool>,
     /// How long to spin for the next one (see `home_spin`).
     home_spin: HomeSpin,
-    probe: Option<Arc<Probe>>,
+    probe: Arc<Probe>,
     tick: Cell<u32>,
     /// When this worker, busy, looks at the driver.
     pace: Pace,
@@ -246,7 +246,7 @@ impl DriverSlot for Driver {
 pub(crate) fn start(
     workers: usize,
     parts: Parts,
-    probes: &[Option<Arc<Probe>>],
+    probes: &[Arc<Probe>],
 ) -> std::io::Result<(Arc<Shared>, Vec<thread::JoinHandle<()>>)> {
     let queues: Vec<Queue<Runnable>> = (0..workers).map(|_| Queue::new_fifo()).collect();
     let shared = Arc::new(Shared {
@@ -268,7 +268,7 @@ pub(crate) fn start(
     let mut threads = Vec::with_capacity(workers);
     for (index, queue) in queues.into_iter().enumerate() {
         let shared2 = shared.clone();
-        let probe = probes.get(index).cloned().flatten();
+        let probe = probes[index].clone();
         let spawned = thread::Builder::new()
             .name(format!("motet-worker-{index}"))
             .spawn(move || {
@@ -616,7 +616,7 @@ impl Core {
             // First poll: this worker becomes the task's home.
             meta.home.store(self.index, Ordering::Release);
         }
-        let scope = PollScope::begin(self.probe.as_deref(), meta.id, meta.location);
+        let scope = PollScope::begin(&self.probe, meta.id, meta.location);
         let yielded = crate::coop::with_budget(|| task.run());
         drop(scope);
         if let Some(task) = yielded {
