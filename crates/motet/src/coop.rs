@@ -64,20 +64,11 @@ thread_local! {
     static LEFT: Cell<Option<u16>> = const { Cell::new(None) };
 }
 
-/// Runs one task poll with a fresh budget.
-#[inline]
-pub(crate) fn with_budget<R>(f: impl FnOnce() -> R) -> R {
-    across_polls(|| {
-        fresh_budget();
-        f()
-    })
-}
-
 /// Runs `f`, in which this thread polls tasks one after another, each
 /// begun with [`fresh_budget`], and puts the thread's budget back after it
 /// (on a panic too): code polled outside any task (`block_on`'s future)
-/// stays unconstrained. An event loop brackets its run of polls with it,
-/// so that a poll costs one store to the budget, not a save and restore.
+/// stays unconstrained. A scheduler brackets its run of polls with it, so
+/// that a poll costs one store to the budget, not a save and restore.
 #[inline]
 pub(crate) fn across_polls<R>(f: impl FnOnce() -> R) -> R {
     struct Restore(Option<u16>);
@@ -164,14 +155,24 @@ mod tests {
             poll_proceed(&mut cx).is_ready(),
             "unconstrained outside a task"
         );
-        let spent = with_budget(|| {
-            let mut n = 0;
-            while poll_proceed(&mut cx).is_ready() {
-                n += 1;
+        let spent = across_polls(|| {
+            let mut spent = Vec::new();
+            for _ in 0..2 {
+                fresh_budget();
+                let mut n = 0;
+                while poll_proceed(&mut cx).is_ready() {
+                    n += 1;
+                }
+                spent.push(n);
             }
-            n
+            spent
         });
-        assert_eq!(spent, (BUDGET / OP) as usize);
+        let whole = (BUDGET / OP) as usize;
+        assert_eq!(
+            spent,
+            [whole, whole],
+            "each poll starts with a whole budget"
+        );
         assert!(
             poll_proceed(&mut cx).is_ready(),
             "unconstrained again after the poll"

@@ -1,5 +1,6 @@
-//! An event loop's local run queue: a FIFO of runnable tasks that only the
-//! loop's owner thread touches.
+//! A scheduler thread's own run queue: a FIFO of runnable tasks that only
+//! that thread touches (an event loop's local queue, a work-stealing
+//! worker's FIFO of pinned tasks).
 //!
 //! A `RefCell<VecDeque>` would do, but its borrow flag is checked and
 //! written around every push and pop, and the deque wraps its indices with
@@ -130,9 +131,9 @@ impl<T> Drop for Ring<T> {
     fn drop(&mut self) {
         // A value's drop may run any code (a `Runnable` cancels its task),
         // but none of it can reach this queue: it is being dropped, so no
-        // reference to it is left (the event loop is no thread's driven
-        // core once its last `Rc` is gone, and `cancel_all` has emptied
-        // the queue before).
+        // reference to it is left (an event loop or worker is no thread's
+        // driven core once its last `Rc` is gone, and its shutdown has
+        // emptied the queue before).
         while self.pop().is_some() {}
     }
 }

@@ -97,7 +97,7 @@
 //! 3. The dropping thread joins every worker; then the blocking pool and the
 //!    driver stop. No thread is left behind.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -112,6 +112,7 @@ use super::event_loop::Parts;
 use super::home_spin::HomeSpin;
 use super::idle::Idle;
 use super::lifo::LifoSlot;
+use super::local_queue::LocalQueue;
 use super::pace::Pace;
 use super::parker::{DriverSlot, Parker};
 use super::registry::Registry;
@@ -174,14 +175,22 @@ impl Inbox {
     }
 
     /// Moves every delivered task into `into`; false if there was none.
-    fn take_all(&self, into: &mut VecDeque<Runnable>) -> bool {
+    /// The empty inbox's answer is inlined into the worker's loop, which
+    /// asks before every task.
+    #[inline]
+    fn take_all(&self, into: &LocalQueue<Runnable>) -> bool {
         if self.len.load(Ordering::SeqCst) == 0 {
             return false;
         }
+        self.take_all_now(into);
+        true
+    }
+
+    #[inline(never)]
+    fn take_all_now(&self, into: &LocalQueue<Runnable>) {
         let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         self.len.fetch_sub(q.len(), Ordering::SeqCst);
-        into.extend(q.drain(..));
-        true
+        into.extend(&mut q);
     }
 
     fn is_empty(&self) -> bool {
@@ -211,7 +220,7 @@ pub(crate) struct Core {
     queue: Queue<Runnable>,
     lifo_polls: Cell<u32>,
     /// Pinned tasks whose home is this worker (never stolen).
-    pinned: RefCell<VecDeque<Runnable>>,
+    pinned: LocalQueue<Runnable>,
     searching: Cell<bool>,
     /// The inbox delivered wake-ups since this worker last went idle.
     inbox_active: Cell<bool>,
@@ -278,7 +287,7 @@ pub(crate) fn start(
                     index,
                     queue,
                     lifo_polls: Cell::new(0),
-                    pinned: RefCell::new(VecDeque::new()),
+                    pinned: LocalQueue::default(),
                     searching: Cell::new(false),
                     inbox_active: Cell::new(false),
                     home_spin: HomeSpin::new(),
@@ -430,9 +439,10 @@ impl Core {
 
     /// Queues a task at the back: a pinned task on this worker's pinned
     /// FIFO, any other on the stealable queue (telling idle workers).
+    #[inline]
     fn push_back(&self, task: Runnable) {
         if home_of(&task).is_some() {
-            self.pinned.borrow_mut().push_back(task);
+            self.pinned.push(task);
         } else {
             self.queue.push(task);
             // A lone task is this worker's to run next: nobody to wake.
@@ -444,6 +454,13 @@ impl Core {
 
     fn run(self: &Rc<Self>) {
         let _drive = context::drive_worker(self.clone());
+        // Each task's poll begins with a fresh budget (`run_task`).
+        crate::coop::across_polls(|| self.run_tasks());
+        self.drop_tasks_until_none_left();
+    }
+
+    /// Runs tasks until the runtime closes.
+    fn run_tasks(&self) {
         while !self.shared.closing.load(Ordering::Acquire) {
             let tick = self.tick.get().wrapping_add(1);
             self.tick.set(tick);
@@ -474,7 +491,6 @@ impl Core {
             // Ran dry: a fresh start for the spacing.
             self.pace.looked(true);
         }
-        self.drop_tasks_until_none_left();
     }
 
     /// Shutdown step 2 (see the module docs): drop every task that reaches
@@ -482,11 +498,8 @@ impl Core {
     fn drop_tasks_until_none_left(&self) {
         loop {
             loop {
-                self.shared.inboxes[self.index].take_all(&mut self.pinned.borrow_mut());
-                let next = self
-                    .lifo()
-                    .take()
-                    .or_else(|| self.pinned.borrow_mut().pop_front());
+                self.shared.inboxes[self.index].take_all(&self.pinned);
+                let next = self.lifo().take().or_else(|| self.pinned.pop());
                 let next = next
                     .or_else(|| self.queue.pop())
                     .or_else(|| steal_one(&self.shared.injector));
@@ -505,7 +518,7 @@ impl Core {
     }
 
     fn next_task(&self, tick: u32) -> Option<Runnable> {
-        if self.shared.inboxes[self.index].take_all(&mut self.pinned.borrow_mut()) {
+        if self.shared.inboxes[self.index].take_all(&self.pinned) {
             self.inbox_active.set(true);
         }
         if tick % INJECTOR_INTERVAL == 0 {
@@ -523,7 +536,7 @@ impl Core {
         }
         self.lifo_polls.set(0);
         // Alternate between the pinned FIFO and the stealable queue.
-        let pinned = || self.pinned.borrow_mut().pop_front();
+        let pinned = || self.pinned.pop();
         let next = if tick % 2 == 0 {
             pinned().or_else(|| self.queue.pop())
         } else {
@@ -617,7 +630,8 @@ impl Core {
             meta.home.store(self.index, Ordering::Release);
         }
         let scope = PollScope::begin(&self.probe, meta.id, meta.location);
-        let yielded = crate::coop::with_budget(|| task.run());
+        crate::coop::fresh_budget();
+        let yielded = task.run();
         drop(scope);
         if let Some(task) = yielded {
             // It ran here, so this is its home if it has one.
@@ -681,7 +695,7 @@ impl Core {
             // spuriously): tasks it woke are in our queues.
             let has_local = !self.queue.is_empty()
                 || self.lifo().is_occupied()
-                || !self.pinned.borrow().is_empty()
+                || !self.pinned.is_empty()
                 || !shared.inboxes[self.index].is_empty();
             if has_local || shared.has_visible_work() {
                 if !shared.idle.unpark_self(self.index) {
@@ -769,9 +783,9 @@ pub(crate) fn shutdown(shared: &Arc<Shared>, threads: Vec<thread::JoinHandle<()>
     while let Some(task) = steal_one(&shared.injector) {
         drop(task);
     }
-    let mut rest = VecDeque::new();
+    let rest = LocalQueue::default();
     for inbox in shared.inboxes.iter() {
-        inbox.take_all(&mut rest);
+        inbox.take_all(&rest);
     }
     drop(rest);
 }
