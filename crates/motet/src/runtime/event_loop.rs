@@ -101,7 +101,8 @@ pub(crate) struct Shared {
     /// The per-core runtime this loop is one core of, and its index there.
     group: OnceLock<(Weak<Group>, usize)>,
     event_interval: u32,
-    polls: AtomicU64,
+    /// The loop's stall probe, which counts its polls too.
+    probe: Arc<Probe>,
     parks: AtomicU64,
     remote_schedules: AtomicU64,
 }
@@ -136,7 +137,7 @@ impl Shared {
             stalls: parts.stalls,
             group: OnceLock::new(),
             event_interval: parts.event_interval,
-            polls: AtomicU64::new(0),
+            probe: probe.clone(),
             parks: AtomicU64::new(0),
             remote_schedules: AtomicU64::new(0),
         });
@@ -202,7 +203,7 @@ impl Shared {
         let (spawned, alive) = self.registry.counts();
         let (blocking_threads, blocking_idle) = self.blocking.counts();
         let worker = WorkerStats {
-            polls: self.polls.load(Ordering::Relaxed),
+            polls: self.probe.polls(),
             steals: 0,
             parks: self.parks.load(Ordering::Relaxed),
         };
@@ -263,11 +264,9 @@ impl Local {
         })
     }
 
-    /// Brackets one poll for the stall watchdog and the poll counter.
+    /// Brackets one poll for the stall watchdog (and so counts it).
     #[inline]
     fn poll_scope(&self, id: TaskId, location: &'static Location<'static>) -> PollScope<'_> {
-        let polls = &self.shared.polls;
-        polls.store(polls.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         PollScope::begin(&self.probe, id, location)
     }
 }

@@ -35,8 +35,12 @@ use std::time::{Duration, Instant};
 use super::registry::Registry;
 use crate::task::TaskId;
 
-/// One scheduler thread's "what am I polling" record.
+/// One scheduler thread's "what am I polling" record, and its poll
+/// counter. Its thread writes it at every poll, so it sits on cache lines
+/// of its own (128 bytes: a line and its prefetched pair), lest another
+/// thread's probe or counter share them.
 #[derive(Default)]
+#[repr(align(128))]
 pub(crate) struct Probe {
     /// Odd while a poll is in progress; bumped at each begin and end.
     seq: AtomicU64,
@@ -57,6 +61,12 @@ impl Probe {
         self.location
             .store(location as *const _ as *mut _, Ordering::Relaxed);
         self.seq.store(seq + 1, Ordering::Release);
+    }
+
+    /// Polls begun on this probe's thread: every poll bumps the sequence
+    /// twice, so the probe is the thread's poll counter too. Any thread.
+    pub(crate) fn polls(&self) -> u64 {
+        self.seq.load(Ordering::Relaxed).div_ceil(2)
     }
 
     /// The poll ended. Owner thread only.
@@ -235,5 +245,29 @@ fn watch(
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_probe_counts_begun_polls_and_reads_back_the_one_under_way() {
+        let probe = Probe::default();
+        assert_eq!(probe.polls(), 0);
+        assert!(probe.read().is_none(), "nothing polled yet");
+        let here = Location::caller();
+        for id in [TaskId::BLOCK_ON, TaskId::BLOCK_ON] {
+            let scope = PollScope::begin(&probe, id, here);
+            let (seq, task, location) = probe.read().expect("a poll under way");
+            assert_eq!(seq % 2, 1, "odd while a poll runs");
+            assert_eq!(task, id.as_u64());
+            assert_eq!(location, here);
+            drop(scope);
+        }
+        assert_eq!(probe.polls(), 2);
+        let _scope = PollScope::begin(&probe, TaskId::BLOCK_ON, here);
+        assert_eq!(probe.polls(), 3, "a poll counts from its start");
     }
 }

@@ -139,8 +139,8 @@ pub(crate) struct Shared {
     /// Per worker: its LIFO slot (see `lifo.rs`).
     // Per-worker state that other workers read or write sits on cache
     // lines of its own: side by side, each worker's write to its own LIFO
-    // slot (every spawn and wake) or poll counter (every poll) moved the
-    // line from under the other worker.
+    // slot (every spawn and wake) or counter moved the line from under the
+    // other worker. (The poll counter is the stall probe's, padded too.)
     lifos: Box<[CachePadded<LifoSlot>]>,
     parkers: Box<[CachePadded<Parker>]>,
     idle: Idle,
@@ -153,6 +153,8 @@ pub(crate) struct Shared {
     /// running them (see "Shutdown").
     closing: AtomicBool,
     counters: Box<[CachePadded<Counters>]>,
+    /// Per worker: its stall probe, which counts its polls too.
+    probes: Box<[Arc<Probe>]>,
     remote_schedules: AtomicU64,
     event_interval: u32,
 }
@@ -201,7 +203,6 @@ impl Inbox {
 /// One worker's counters (written only by that worker).
 #[derive(Default)]
 struct Counters {
-    polls: AtomicU64,
     steals: AtomicU64,
     parks: AtomicU64,
 }
@@ -271,6 +272,7 @@ pub(crate) fn start(
         stalls: parts.stalls,
         closing: AtomicBool::new(false),
         counters: (0..workers).map(|_| CachePadded::default()).collect(),
+        probes: probes.into(),
         remote_schedules: AtomicU64::new(0),
         event_interval: parts.event_interval,
     });
@@ -379,8 +381,9 @@ impl Shared {
         let per_worker: Vec<WorkerStats> = self
             .counters
             .iter()
-            .map(|c| WorkerStats {
-                polls: c.polls.load(Ordering::Relaxed),
+            .zip(self.probes.iter())
+            .map(|(c, probe)| WorkerStats {
+                polls: probe.polls(),
                 steals: c.steals.load(Ordering::Relaxed),
                 parks: c.parks.load(Ordering::Relaxed),
             })
@@ -582,7 +585,7 @@ impl Core {
             {
                 continue;
             }
-            let polls = shared.counters[victim].polls.load(Ordering::Relaxed);
+            let polls = shared.probes[victim].polls();
             let since = Instant::now();
             while since.elapsed() < LIFO_STEAL_WAIT {
                 if !shared.inboxes[self.index].is_empty() {
@@ -590,7 +593,7 @@ impl Core {
                 }
                 std::hint::spin_loop();
             }
-            if shared.counters[victim].polls.load(Ordering::Relaxed) != polls {
+            if shared.probes[victim].polls() != polls {
                 continue; // the victim moved on: it will run its LIFO task itself
             }
             let Some(task) =
@@ -623,7 +626,6 @@ impl Core {
             // delivered home through the inbox, say.)
             self.shared.notify_parked();
         }
-        Counters::bump(&self.shared.counters[self.index].polls);
         let meta = task.metadata();
         if meta.pinned && meta.home.load(Ordering::Relaxed) == NO_HOME {
             // First poll: this worker becomes the task's home.
