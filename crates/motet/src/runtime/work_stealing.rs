@@ -141,11 +141,11 @@ pub(crate) struct Shared {
     // lines of its own: side by side, each worker's write to its own LIFO
     // slot (every spawn and wake) or counter moved the line from under the
     // other worker. (The poll counter is the stall probe's, padded too.)
-    lifos: Box<[CachePadded<LifoSlot>]>,
+    lifos: Box<[Arc<CachePadded<LifoSlot>>]>,
     parkers: Box<[CachePadded<Parker>]>,
     idle: Idle,
     /// Per worker: wake-ups of its pinned tasks from other threads.
-    inboxes: Box<[CachePadded<Inbox>]>,
+    inboxes: Box<[Arc<CachePadded<Inbox>>]>,
     registry: Arc<Registry>,
     blocking: BlockingPool,
     stalls: Arc<AtomicU64>,
@@ -228,6 +228,11 @@ pub(crate) struct Core {
     /// How long to spin for the next one (see `home_spin`).
     home_spin: HomeSpin,
     probe: Arc<Probe>,
+    /// This worker's LIFO slot and inbox (also in `shared`, for the other
+    /// threads): held here too, so that the loop reaches them without an
+    /// index and its bounds check.
+    lifo: Arc<CachePadded<LifoSlot>>,
+    inbox: Arc<CachePadded<Inbox>>,
     tick: Cell<u32>,
     /// When this worker, busy, looks at the driver.
     pace: Pace,
@@ -263,10 +268,10 @@ pub(crate) fn start(
         driver: parts.driver,
         injector: Injector::new(),
         stealers: queues.iter().map(|q| q.stealer()).collect(),
-        lifos: (0..workers).map(|_| CachePadded::default()).collect(),
+        lifos: (0..workers).map(|_| Arc::default()).collect(),
         parkers: (0..workers).map(|_| CachePadded::default()).collect(),
         idle: Idle::new(workers),
-        inboxes: (0..workers).map(|_| CachePadded::default()).collect(),
+        inboxes: (0..workers).map(|_| Arc::default()).collect(),
         registry: parts.registry,
         blocking: parts.blocking,
         stalls: parts.stalls,
@@ -280,6 +285,7 @@ pub(crate) fn start(
     for (index, queue) in queues.into_iter().enumerate() {
         let shared2 = shared.clone();
         let probe = probes[index].clone();
+        let (lifo, inbox) = (shared.lifos[index].clone(), shared.inboxes[index].clone());
         let spawned = thread::Builder::new()
             .name(format!("motet-worker-{index}"))
             .spawn(move || {
@@ -294,6 +300,8 @@ pub(crate) fn start(
                     inbox_active: Cell::new(false),
                     home_spin: HomeSpin::new(),
                     probe,
+                    lifo,
+                    inbox,
                     tick: Cell::new(0),
                     pace,
                     rng: Cell::new(
@@ -487,7 +495,7 @@ impl Core {
             }
             self.park();
             if let Some(since) = spin_since {
-                if !self.shared.inboxes[self.index].is_empty() {
+                if !self.inbox.is_empty() {
                     self.home_spin.waited(since.elapsed());
                 }
             }
@@ -501,7 +509,7 @@ impl Core {
     fn drop_tasks_until_none_left(&self) {
         loop {
             loop {
-                self.shared.inboxes[self.index].take_all(&self.pinned);
+                self.inbox.take_all(&self.pinned);
                 let next = self.lifo().take().or_else(|| self.pinned.pop());
                 let next = next
                     .or_else(|| self.queue.pop())
@@ -521,7 +529,7 @@ impl Core {
     }
 
     fn next_task(&self, tick: u32) -> Option<Runnable> {
-        if self.shared.inboxes[self.index].take_all(&self.pinned) {
+        if self.inbox.take_all(&self.pinned) {
             self.inbox_active.set(true);
         }
         if tick % INJECTOR_INTERVAL == 0 {
@@ -588,7 +596,7 @@ impl Core {
             let polls = shared.probes[victim].polls();
             let since = Instant::now();
             while since.elapsed() < LIFO_STEAL_WAIT {
-                if !shared.inboxes[self.index].is_empty() {
+                if !self.inbox.is_empty() {
                     return None; // this worker's own tasks come first
                 }
                 std::hint::spin_loop();
@@ -655,7 +663,7 @@ impl Core {
     /// cost http-hello requests when the load generator shared the cores).
     fn spin_for_home_wakeups(&self, since: Instant) -> bool {
         let shared = &self.shared;
-        let inbox = &shared.inboxes[self.index];
+        let inbox = &self.inbox;
         let budget = self.home_spin.budget();
         loop {
             for _ in 0..64 {
@@ -698,7 +706,7 @@ impl Core {
             let has_local = !self.queue.is_empty()
                 || self.lifo().is_occupied()
                 || !self.pinned.is_empty()
-                || !shared.inboxes[self.index].is_empty();
+                || !self.inbox.is_empty();
             if has_local || shared.has_visible_work() {
                 if !shared.idle.unpark_self(self.index) {
                     self.searching.set(true);
@@ -709,7 +717,7 @@ impl Core {
     }
 
     fn lifo(&self) -> &LifoSlot {
-        &self.shared.lifos[self.index]
+        &self.lifo
     }
 
     fn next_random(&self) -> u64 {
