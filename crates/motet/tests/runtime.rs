@@ -247,11 +247,22 @@ fn spawn_after_shutdown_is_cancelled() {
 
 #[test]
 fn a_remote_spawn_runs_while_local_tasks_keep_the_loop_busy() {
+    // Every few polls, counted on the countdown to the driver's next look,
+    // and at every look: with the default spacing of looks, and with the
+    // closest, whose countdown never reaches the remote queue's interval.
+    for interval in [None, Some(1)] {
+        let mut builder = Runtime::builder().event_loop();
+        if let Some(n) = interval {
+            builder = builder.event_interval(n);
+        }
+        remote_spawn_runs_while_busy(builder.build().expect("runtime"));
+    }
+}
+
+fn remote_spawn_runs_while_busy(rt: Runtime) {
     // Two tasks that yield to each other keep the local queue from ever
     // running dry; a task spawned from another thread must still get its
-    // turn (the loop takes the remote queue every few polls), not wait for
-    // them to finish.
-    let rt = rt();
+    // turn, not wait for them to finish.
     let handle = rt.handle().clone();
     let flag = Arc::new(AtomicUsize::new(0));
     let seen = rt.block_on(async {

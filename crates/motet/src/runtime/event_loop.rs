@@ -329,7 +329,8 @@ pub(crate) fn block_on<F: Future>(local: &Rc<Local>, future: F) -> F::Output {
                         return true;
                     }
                     // Every REMOTE_INTERVAL polls, counted on the pace's
-                    // countdown (one counter a poll, not two).
+                    // countdown (one counter a poll, not two), and at every
+                    // look (below), for a countdown that never gets so high.
                     if pace.left() & (REMOTE_INTERVAL - 1) == 0 {
                         local.take_remote();
                     }
@@ -339,9 +340,11 @@ pub(crate) fn block_on<F: Future>(local: &Rc<Local>, future: F) -> F::Output {
         }
 
         if look {
-            // Busy: give I/O and timers a turn without blocking.
+            // Busy: give I/O, timers and other threads a turn without
+            // blocking.
             look = false;
             pace.looked(shared.driver.park(Some(Duration::ZERO)));
+            local.take_remote();
             continue;
         }
         if main.woken.load(Ordering::SeqCst) || !local.queue.is_empty() {
