@@ -10,7 +10,8 @@
 //!   through the thread's context while it drives the loop).
 //! - **remote queue**: FIFO behind a mutex for wake-ups and spawns from other
 //!   threads; the loop moves it wholesale into the local queue every
-//!   [`REMOTE_INTERVAL`] polls and whenever the local queue runs dry.
+//!   [`REMOTE_INTERVAL`] polls (counted on the pace's countdown), at each
+//!   look at the driver, and whenever the local queue runs dry.
 //! - **sleeping**: the loop is blocked (or about to block) in
 //!   `Driver::park`; a remote wake-up must then unpark the driver.
 //!
@@ -111,6 +112,9 @@ pub(crate) struct Shared {
 pub(crate) struct Local {
     shared: Arc<Shared>,
     queue: LocalQueue<Runnable>,
+    /// `shared.probe`, held here too: a poll reaches it without going
+    /// through `shared` (one load less a poll: 415 against 417
+    /// instructions per n of switch `green-loop`).
     probe: Arc<Probe>,
 }
 

@@ -227,6 +227,8 @@ pub(crate) struct Core {
     inbox_active: Cell<bool>,
     /// How long to spin for the next one (see `home_spin`).
     home_spin: HomeSpin,
+    /// `shared.probes[index]`, held here for the same reason as `lifo`
+    /// and `inbox` below.
     probe: Arc<Probe>,
     /// This worker's LIFO slot and inbox (also in `shared`, for the other
     /// threads): held here too, so that the loop reaches them without an

@@ -467,8 +467,8 @@ impl<M: 'static> Runnable<M> {
     ///
     /// The run itself is the cell's vtable's, one function per future type
     /// with the poll inlined into it: a switch then crosses one function
-    /// frame between the scheduler's loop and the future, not two (19 of
-    /// the about 230 instructions of a green yield on an event loop).
+    /// frame between the scheduler's loop and the future, not two (it took
+    /// 19 instructions off a green yield on an event loop, then 230).
     #[must_use = "a task that yielded comes back, to be queued again"]
     #[inline]
     pub(crate) fn run(self) -> Option<Runnable<M>> {
