@@ -9,9 +9,9 @@
 //!  Runnable::run
 //!   TaskFuture::poll (catch_unwind)
 //!    GreenThread::poll(cx)
-//!     shared.cx = cx; BOUNDARY.current = &shared
+//!     BOUNDARY.current = &shared
 //!     co.resume(()) ───────────────────▶  body: f()  ...  motet::wait(fut)
-//!                                           suspend_on: fut.poll(*shared.cx)
+//!                                           suspend_on: fut.poll(shared.waker)
 //!                                             Ready  -> return the value
 //!                                             Pending:
 //!     ◀──────────────────────────────────── yielder.suspend(())
@@ -24,11 +24,17 @@
 //! `shared` is a field of the green thread's task future, which is pinned
 //! inside its task cell, so its address is stable for the task's life. The
 //! poll that resumes the coroutine publishes it in the thread-local
-//! [`BOUNDARY`]`.current` for exactly the duration of the resume, and
-//! stores in it a raw pointer to the poll's `Context`. Code on the green
-//! thread reads both only while it runs, i.e. inside that resume: that is
-//! the whole safety argument for the raw pointers, and why it is cleared
-//! (restored) as soon as `resume` returns.
+//! [`BOUNDARY`]`.current` for exactly the duration of the resume. Code on
+//! the green thread reads it only while it runs, i.e. inside that resume:
+//! that is the whole safety argument for the raw pointer, and why it is
+//! cleared (restored) as soon as `resume` returns.
+//!
+//! The waker the green thread's waits poll with is its task's own, copied
+//! into `shared` by the first poll: only the task cell polls a green
+//! thread, always with the waker of that same cell (checked in debug
+//! builds), so the copy is the poll's waker at every resume. A resume then
+//! hands nothing over but the stack switch itself (handing over each
+//! poll's `Context` cost 9 instructions a switch).
 //!
 //! Panics are caught at the bottom of the coroutine (never unwound across
 //! the stack switch) and re-raised on the scheduler's stack with
@@ -48,10 +54,11 @@ use std::any::Any;
 use std::cell::Cell;
 use std::future::Future;
 use std::marker::PhantomPinned;
+use std::mem::ManuallyDrop;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::{pin, Pin};
 use std::ptr;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, RawWaker, Waker};
 
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 
@@ -62,9 +69,10 @@ type Co<T> = Coroutine<(), (), Result<T, Payload>, PooledStack>;
 
 /// What the code on a green thread shares with the poll that resumes it.
 pub(crate) struct Shared {
-    /// The `Context` of the poll now resuming the coroutine; valid only
-    /// during that resume.
-    cx: Cell<*mut Context<'static>>,
+    /// The task's waker (see the module docs), set by the first poll: a
+    /// copy that holds no reference of its own (the task outlives its
+    /// future, which holds this), so it is never dropped.
+    waker: ManuallyDrop<Waker>,
     /// The coroutine's yielder (it lives at the bottom of the coroutine's
     /// own stack), set by the body when it starts.
     yielder: Cell<*const Yielder<(), ()>>,
@@ -231,7 +239,7 @@ where
         GreenThread {
             stage: Stage::Fresh(f, stack),
             shared: Shared {
-                cx: Cell::new(ptr::null_mut()),
+                waker: ManuallyDrop::new(Waker::noop().clone()),
                 yielder: Cell::new(ptr::null()),
                 running: Running {
                     guard_lo: 0,
@@ -279,19 +287,29 @@ where
     })
 }
 
-/// The first poll's step: starts a fresh green thread (see [`start`]).
+/// The first poll's step: starts a fresh green thread (see [`start`]),
+/// keeping a copy of its task's waker (see the module docs).
 ///
 /// # Panics
 ///
 /// If the green thread has finished: its task must not be polled again.
 #[cold]
-fn begin<F, T>(stage: &mut Stage<F, T>, running: &mut Running)
+fn begin<F, T>(stage: &mut Stage<F, T>, shared: &mut Shared, waker: &Waker)
 where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
     match std::mem::replace(stage, Stage::Finished) {
-        Stage::Fresh(f, stack) => *stage = Stage::Running(start(f, stack, running)),
+        Stage::Fresh(f, stack) => {
+            *stage = Stage::Running(start(f, stack, &mut shared.running));
+            let raw = RawWaker::new(waker.data(), waker.vtable());
+            // SAFETY: `waker` is the task cell's own, whose functions need
+            // only that its data point to the live cell. The copy is used
+            // only by code on this green thread, which runs only inside a
+            // poll of this task, so while the cell is alive; it is never
+            // dropped (the copy owns no reference of its own).
+            shared.waker = ManuallyDrop::new(unsafe { Waker::from_raw(raw) });
+        }
         _ => panic!("a green thread's task was polled after it finished"),
     }
 }
@@ -303,18 +321,15 @@ impl<F: FnOnce() -> T + 'static, T: 'static> Future for GreenThread<F, T> {
         let this = self.project();
         let shared: &mut Shared = this.shared;
         if !matches!(this.stage, Stage::Running(_)) {
-            begin(this.stage, &mut shared.running);
+            begin(this.stage, shared, cx.waker());
         }
         let Stage::Running(co) = this.stage else {
             unreachable!("`begin` leaves the green thread running")
         };
-        let shared: &Shared = shared;
-        // Lifetime erased: the pointer is dereferenced only during the
-        // resume below, while `cx` is borrowed by this call (it is left
-        // dangling after it, and read only inside the next resume, which
-        // sets it again).
-        let raw: *mut Context<'_> = cx;
-        shared.cx.set(raw.cast::<Context<'static>>());
+        debug_assert!(
+            cx.waker().will_wake(&shared.waker),
+            "a green thread polled with another waker than its task's"
+        );
         let prev = enter(shared);
         let result = co.resume(());
         set_current(prev);
@@ -382,13 +397,12 @@ fn suspend_on_with<F: Future>(green: Green, future: F, units: u16) -> F::Output 
     let shared = green.0;
     loop {
         // SAFETY: `shared` is BOUNDARY.current of every resume of this
-        // green thread, its pinned `Shared`; its `cx` is the resuming
-        // poll's live `Context`, which nothing else uses until the resume
-        // returns. The reference does not outlive this turn of the loop (no
+        // green thread, its pinned `Shared`, alive while the green thread
+        // runs. The reference does not outlive this turn of the loop (no
         // suspension happens while it is alive).
         let poll = unsafe {
-            let cx = &mut *(*shared).cx.get();
-            future.as_mut().poll(cx)
+            let mut cx = Context::from_waker(&(*shared).waker);
+            future.as_mut().poll(&mut cx)
         };
         match poll {
             Poll::Ready(v) => {
@@ -426,9 +440,8 @@ fn yield_from(shared: *const Shared) {
     // runs, which cannot happen.
     if !crate::task::cell::wake_polled_task() {
         // SAFETY: `shared` came from BOUNDARY.current during this resume
-        // (see `suspend_on`); its `cx` is the resuming poll's live
-        // `Context`.
-        unsafe { (*(*shared).cx.get()).waker().wake_by_ref() };
+        // (see `suspend_on`).
+        unsafe { (*shared).waker.wake_by_ref() };
     }
     suspend(shared);
 }
