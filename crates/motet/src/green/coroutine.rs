@@ -114,17 +114,26 @@ fn set_current(s: *const Shared) -> *const Shared {
     BOUNDARY.with(|b| b.current.replace(s))
 }
 
-/// Publishes `s` as the green thread this thread is resuming (first
-/// preparing the thread, once); returns the previous one, to be restored
-/// with [`set_current`]. Scheduler side only (see the module docs).
+/// Publishes `s` as the green thread this thread is resuming; returns the
+/// previous one, to be restored with [`set_current`]. Scheduler side only
+/// (see the module docs). The thread is prepared already (see [`prepare`]).
 #[inline]
 fn enter(s: *const Shared) -> *const Shared {
+    set_current(s)
+}
+
+/// Makes this thread ready to resume green threads, once (see
+/// [`stack::prepare_thread`]). A green thread's first poll calls it, so the
+/// thread that starts a green thread is ready for it; a thread that may
+/// resume green threads started elsewhere (a work-stealing worker, where a
+/// migratable green thread may move) calls it when it starts. Not on every
+/// resume: the test cost 3 instructions a switch.
+pub(crate) fn prepare() {
     BOUNDARY.with(|b| {
         if !b.prepared.get() {
             b.prepared.set(true);
             stack::prepare_thread();
         }
-        b.current.replace(s)
     })
 }
 
@@ -301,6 +310,7 @@ where
 {
     match std::mem::replace(stage, Stage::Finished) {
         Stage::Fresh(f, stack) => {
+            prepare();
             *stage = Stage::Running(start(f, stack, &mut shared.running));
             let raw = RawWaker::new(waker.data(), waker.vtable());
             // SAFETY: `waker` is the task cell's own, whose functions need

@@ -248,7 +248,8 @@ use crate::runtime::context;
 use crate::task::{self, JoinHandle, Placement};
 
 pub(crate) use coroutine::{
-    current_green, in_green_thread, suspend_on, suspend_on_charged, yield_now as yield_in_place,
+    current_green, in_green_thread, prepare as prepare_thread, suspend_on, suspend_on_charged,
+    yield_now as yield_in_place,
 };
 
 /// The usable stack size of a green thread unless [`Builder::stack_size`]

@@ -291,6 +291,8 @@ pub(crate) fn start(
         let spawned = thread::Builder::new()
             .name(format!("motet-worker-{index}"))
             .spawn(move || {
+                // A migratable green thread may move to this worker.
+                crate::green::prepare_thread();
                 let pace = Pace::new(shared2.event_interval);
                 let core = Rc::new(Core {
                     shared: shared2,
