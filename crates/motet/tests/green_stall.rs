@@ -47,4 +47,10 @@ fn a_spinning_green_thread_is_reported_by_name() {
         line.contains("tests/green_stall.rs"),
         "names the spawn location: {line}"
     );
+    // The watchdog reports the end at its next look after it.
+    let text = logs.text_once_it_has("finally yielded");
+    assert!(
+        text.contains("finally yielded"),
+        "no report of the stall's end in:\n{text}"
+    );
 }

@@ -56,8 +56,18 @@ fn a_non_yielding_task_is_reported_and_counted() {
         "names the spawn location: {line}"
     );
     assert!(line.contains("task.id="), "names the task id: {line}");
-    assert!(
-        text.contains("finally yielded"),
-        "reports the end of the stall:\n{text}"
-    );
+    // The watchdog reports the end at its next look after it.
+    let text = logs.text_once_it_has("finally yielded");
+    let end = text
+        .lines()
+        .find(|l| l.contains("finally yielded"))
+        .unwrap_or_else(|| panic!("no report of the stall's end in:\n{text}"));
+    // It was reported at a look that saw it running for the threshold.
+    let at_least: u64 = end
+        .split("poll_ms_at_least=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or_else(|| panic!("no duration in: {end}"));
+    assert!(at_least >= 50, "{end}");
 }

@@ -16,8 +16,10 @@
 //! threshold and reads each probe like a seqlock; a probe seen odd with the
 //! same sequence for at least the threshold is a stall. It is reported
 //! *while it happens*, so a task stuck in an infinite loop is named too;
-//! when the poll finally returns, the scheduler thread logs how long it
-//! took.
+//! when the poll finally returns, the watchdog's next look sees the
+//! sequence move on and logs how long it took (to within its period). The
+//! scheduler thread's side stays the stores above: no test for "was I
+//! reported" at the end of every poll.
 //!
 //! Rejected: timing every poll with `Instant::now()` on the scheduler
 //! thread. It costs a clock read per poll (~20 ns, a tenth of a small
@@ -27,7 +29,7 @@
 //! is dropped, or never starts if the threshold is `None`.
 
 use std::panic::Location;
-use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -46,10 +48,6 @@ pub(crate) struct Probe {
     seq: AtomicU64,
     task: AtomicU64,
     location: AtomicPtr<Location<'static>>,
-    /// Set by the watchdog when it reported the current poll.
-    stalled: AtomicBool,
-    /// When the reported poll was first seen running.
-    stall_since: Mutex<Option<Instant>>,
 }
 
 impl Probe {
@@ -76,28 +74,6 @@ impl Probe {
         self.seq.store(seq + 1, Ordering::Release);
         // Keep the next begin's stores after this one (seqlock writer side).
         fence(Ordering::Release);
-        if self.stalled.load(Ordering::Relaxed) {
-            self.stalled_poll_ended();
-        }
-    }
-
-    /// `end` of a poll the watchdog reported: says how long it took. Out of
-    /// line, so that `end` stays a few instructions inlined into the loops.
-    #[cold]
-    #[inline(never)]
-    fn stalled_poll_ended(&self) {
-        self.stalled.store(false, Ordering::Relaxed);
-        let since = self
-            .stall_since
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        let ms = since.map_or(0, |s| s.elapsed().as_millis());
-        tracing::warn!(
-            task.id = self.task.load(Ordering::Relaxed),
-            poll_ms_at_least = ms as u64,
-            "motet: the stalled task finally yielded"
-        );
     }
 
     /// A consistent (seq, task, location) triple, or None if a poll
@@ -181,10 +157,27 @@ impl Drop for Watchdog {
     }
 }
 
+/// What the watchdog last read of one probe.
 struct Seen {
     seq: u64,
+    task: u64,
+    /// When this sequence was first read.
     since: Instant,
+    /// When it was last read, still the same.
+    last: Instant,
     reported: bool,
+}
+
+impl Seen {
+    fn new(seq: u64, task: u64, now: Instant) -> Seen {
+        Seen {
+            seq,
+            task,
+            since: now,
+            last: now,
+            reported: false,
+        }
+    }
 }
 
 fn watch(
@@ -197,11 +190,7 @@ fn watch(
     let period = (threshold / 4).max(Duration::from_millis(1));
     let mut seen: Vec<Seen> = probes
         .iter()
-        .map(|_| Seen {
-            seq: 0,
-            since: Instant::now(),
-            reported: false,
-        })
+        .map(|_| Seen::new(0, 0, Instant::now()))
         .collect();
     let (lock, cvar) = stop;
     let mut stopped = lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -219,19 +208,22 @@ fn watch(
                 continue;
             };
             if seq != seen.seq {
-                *seen = Seen {
-                    seq,
-                    since: now,
-                    reported: false,
-                };
+                if seen.reported {
+                    // It ended between the last look and this one.
+                    tracing::warn!(
+                        task.id = seen.task,
+                        poll_ms_at_least = (seen.last - seen.since).as_millis() as u64,
+                        "motet: the stalled task finally yielded"
+                    );
+                }
+                *seen = Seen::new(seq, task, now);
                 continue;
             }
+            seen.last = now;
             let running = now - seen.since;
             if seq % 2 == 1 && !seen.reported && running >= threshold {
                 seen.reported = true;
                 stalls.fetch_add(1, Ordering::Relaxed);
-                *probe.stall_since.lock().unwrap_or_else(|e| e.into_inner()) = Some(seen.since);
-                probe.stalled.store(true, Ordering::Relaxed);
                 let name = TaskId::from_u64(task).and_then(name_of);
                 tracing::warn!(
                     task.id = task,
