@@ -22,9 +22,12 @@ const FIRST_CAPACITY: usize = 64;
 pub(crate) struct LocalQueue<T>(UnsafeCell<Ring<T>>);
 
 /// Values live in `buf[i & mask]` for `head <= i < tail` (wrapping), and
-/// only there; `buf.len()` is 0 or a power of two.
+/// only there; `buf.len()` is a power of two, at least [`FIRST_CAPACITY`],
+/// and `mask` is `buf.len() - 1` (kept, so that a push or pop does not
+/// compute it: one instruction each).
 struct Ring<T> {
     buf: Box<[MaybeUninit<T>]>,
+    mask: usize,
     head: usize,
     tail: usize,
 }
@@ -32,11 +35,16 @@ struct Ring<T> {
 impl<T> Default for LocalQueue<T> {
     fn default() -> LocalQueue<T> {
         LocalQueue(UnsafeCell::new(Ring {
-            buf: Box::new([]),
+            buf: uninit_slots(FIRST_CAPACITY),
+            mask: FIRST_CAPACITY - 1,
             head: 0,
             tail: 0,
         }))
     }
+}
+
+fn uninit_slots<T>(n: usize) -> Box<[MaybeUninit<T>]> {
+    (0..n).map(|_| MaybeUninit::uninit()).collect()
 }
 
 impl<T> LocalQueue<T> {
@@ -79,14 +87,14 @@ impl<T> LocalQueue<T> {
 impl<T> Ring<T> {
     #[inline(always)]
     fn push(&mut self, value: T) {
-        if self.tail.wrapping_sub(self.head) == self.buf.len() {
+        if self.tail.wrapping_sub(self.head) > self.mask {
             self.grow();
         }
-        let slot = self.tail & (self.buf.len() - 1);
-        // SAFETY: the buffer has room for one more value (it just grew if it
-        // had none), so its length is a power of two, not 0, and the mask
-        // keeps `slot` below it. (Indexing would check the length again on
-        // every push.)
+        let slot = self.tail & self.mask;
+        // SAFETY: the mask is the buffer's length, a power of two, less one,
+        // so it keeps `slot` below that length; the buffer has room for one
+        // more value (it just grew if it had none). (Indexing would check
+        // the length again on every push.)
         unsafe { self.buf.get_unchecked_mut(slot) }.write(value);
         self.tail = self.tail.wrapping_add(1);
     }
@@ -96,31 +104,30 @@ impl<T> Ring<T> {
         if self.head == self.tail {
             return None;
         }
-        let slot = self.head & (self.buf.len() - 1);
-        // SAFETY: `head != tail`, so the ring holds a value: its buffer's
-        // length is a power of two, not 0, and the mask keeps `slot` below
-        // it. Slot `head` holds that value (the ring's invariant), which
-        // moves out here and is no longer counted.
+        let slot = self.head & self.mask;
+        // SAFETY: the mask is the buffer's length, a power of two, less one,
+        // so it keeps `slot` below that length. `head != tail`, so the ring
+        // holds a value, in slot `head` (the ring's invariant); it moves out
+        // here and is no longer counted.
         let value = unsafe { self.buf.get_unchecked(slot).assume_init_read() };
         self.head = self.head.wrapping_add(1);
         Some(value)
     }
 
-    /// Doubles the buffer (or makes the first), moving the values to its
-    /// start in order.
+    /// Doubles the buffer, moving the values to its start in order.
     #[cold]
     #[inline(never)]
     fn grow(&mut self) {
-        let cap = (self.buf.len() * 2).max(FIRST_CAPACITY);
-        let mut buf: Box<[MaybeUninit<T>]> = (0..cap).map(|_| MaybeUninit::uninit()).collect();
+        let mut buf = uninit_slots(self.buf.len() * 2);
         let len = self.tail.wrapping_sub(self.head);
         for (i, slot) in buf.iter_mut().take(len).enumerate() {
-            let from = self.head.wrapping_add(i) & (self.buf.len() - 1);
+            let from = self.head.wrapping_add(i) & self.mask;
             // SAFETY: `head + i` is below `tail`, so the old slot holds a
             // value; it is moved, and the old buffer is freed below without
             // dropping its slots (`MaybeUninit` drops nothing).
             slot.write(unsafe { self.buf[from].assume_init_read() });
         }
+        self.mask = buf.len() - 1;
         self.buf = buf;
         self.head = 0;
         self.tail = len;
