@@ -23,14 +23,13 @@
 
 use std::collections::VecDeque;
 use std::panic::Location;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::bias::UNBIASED;
 use crate::runtime::{context, Scheduler};
-use crate::task::{JoinError, JoinHandle, MetaRef, Runnable, TaskMeta};
+use crate::task::{JoinError, JoinHandle, Runnable, TaskMeta};
 
 /// A runtime's blocking pool (cloning shares it: a per-core runtime's cores
 /// share one).
@@ -88,13 +87,10 @@ impl BlockingPool {
     {
         let meta = TaskMeta::new(sched.clone(), location);
         let id = meta.id;
-        let (runnable, task) = crate::task::cell::spawn(meta, schedule, UNBIASED, move |meta| {
-            let meta = MetaRef::new(meta);
+        let (runnable, task) = crate::task::cell::spawn(meta, schedule, UNBIASED, move |_| {
             async move {
-                // An abort before the call started cancels it.
-                if meta.get().aborted.load(Ordering::Acquire) {
-                    return Err(JoinError::cancelled(id));
-                }
+                // (An abort before the call starts cancels it: its task
+                // cell drops it unrun.)
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
                     .map_err(|p| JoinError::panic(id, p))
             }

@@ -197,11 +197,6 @@ impl Scheduler {
         self.registry().deregister(key, id);
     }
 
-    /// Wakes the registered task in slot `key` (used by abort).
-    pub(crate) fn wake_registered(&self, key: usize) {
-        self.registry().wake(key);
-    }
-
     pub(crate) fn driver(&self) -> &Arc<Driver> {
         match self {
             Scheduler::EventLoop(s) => s.driver(),

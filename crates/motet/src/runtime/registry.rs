@@ -9,8 +9,7 @@
 //! at once), wakes every registered task onto its own queues, and drops
 //! them there.
 //!
-//! The registry also answers `tasks_alive`, lets `JoinHandle::abort` wake a
-//! task, and keeps the names of the few tasks that have one (for the stall
+//! The registry also answers `tasks_alive` and keeps the names of the few tasks that have one (for the stall
 //! detector) so that unnamed tasks pay nothing for names.
 //!
 //! Locks: one mutex per shard, held for a slab insert or remove; wakers are
@@ -100,15 +99,6 @@ impl Registry {
         inner.tasks.try_remove(key);
         if !inner.names.is_empty() {
             inner.names.remove(&id);
-        }
-    }
-
-    /// Wakes the task registered under `key`, if it is still registered.
-    pub(crate) fn wake(&self, key: usize) {
-        let (shard, key) = Self::split(key);
-        let waker = self.lock(shard).tasks.get(key).cloned();
-        if let Some(w) = waker {
-            w.wake();
         }
     }
 

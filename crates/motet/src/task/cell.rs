@@ -19,7 +19,8 @@
 //! bit 2  COMPLETED  the future returned Ready; its output is in the cell
 //! bit 3  CLOSED     no more polls: cancelled, or the output is gone
 //! bit 4  HANDLE     the Task handle exists
-//! bits 5..          references: the Runnable and each waker
+//! bit 5  ABORTED    the handle asked for an end: the next run cancels
+//! bits 6..          references: the Runnable and each waker
 //! ```
 //!
 //! Transitions are atomic read-modify-writes on this word (a yield
@@ -117,7 +118,8 @@ const WOKEN: usize = 1 << 1;
 const COMPLETED: usize = 1 << 2;
 const CLOSED: usize = 1 << 3;
 const HANDLE: usize = 1 << 4;
-const REF_SHIFT: u32 = 5;
+const ABORTED: usize = 1 << 5;
+const REF_SHIFT: u32 = 6;
 const REF: usize = 1 << REF_SHIFT;
 
 fn refs(state: usize) -> usize {
@@ -230,7 +232,7 @@ impl<F: Future, M: 'static> TaskCell<F, M> {
         // SAFETY: our reference keeps the cell live until we give it away.
         let header = unsafe { ptr.as_ref() };
         let state = header.state.load(Ordering::Acquire);
-        if state & (WOKEN | CLOSED) != 0 && header.before_run(state) {
+        if state & (WOKEN | CLOSED | ABORTED) != 0 && header.before_run(state) {
             return None;
         }
 
@@ -608,20 +610,34 @@ impl<M: 'static> Header<M> {
         Self::drop_ref(ptr);
     }
 
-    /// What a run must do first when its task was woken while queued, or
-    /// closed; true if that ended the task (the run must not poll).
+    /// What a run must do first when its task was woken while queued,
+    /// closed or aborted; true if that ended the task (the run must not
+    /// poll).
     #[cold]
     fn before_run(&self, state: usize) -> bool {
         if state & WOKEN != 0 {
             // Woken again while queued: this poll covers those wake-ups.
             self.transition(|s| s & !WOKEN);
         }
-        if state & CLOSED != 0 {
-            // Scheduled only to drop an orphan's future (see `last_ref`).
+        if state & (CLOSED | ABORTED) != 0 {
+            // Aborted, or scheduled only to drop an orphan's future (see
+            // `last_ref`).
             Header::cancel(NonNull::from(self));
             return true;
         }
         false
+    }
+
+    /// The handle's abort: marks the task ABORTED and wakes it, in one
+    /// update, so that its next run cancels it (on its own thread, as a
+    /// poll would). A task that has finished is left alone. From another
+    /// thread than a biased task's own, the update revokes the bias, as a
+    /// join there does: an abort is rare, and ends the task.
+    fn abort(ptr: NonNull<Self>) {
+        // SAFETY: the caller holds the handle, so the cell is live.
+        let header = unsafe { ptr.as_ref() };
+        let woken = header.update(|s| Self::wake_step(s, false).map(|s| s | ABORTED));
+        Self::wake_done(ptr, woken, false);
     }
 
     /// The Runnable is dropped, or was made only to drop an orphan: drop
@@ -802,7 +818,9 @@ pub(crate) struct Task<T, M: 'static> {
 // SAFETY: the handle moves the output to whoever holds it, and shares only
 // the (Sync) metadata.
 unsafe impl<T: Send, M: Send + Sync + 'static> Send for Task<T, M> {}
-// SAFETY: `&Task` reads only the state word and the metadata.
+// SAFETY: through `&Task` only the state word is read and updated (with
+// its atomic operations, as any thread's wake-up does) and the metadata
+// read.
 unsafe impl<T, M: Send + Sync + 'static> Sync for Task<T, M> {}
 
 // A handle is a pointer: moving it moves no output.
@@ -814,9 +832,10 @@ impl<T, M: 'static> Task<T, M> {
         unsafe { self.ptr.as_ref() }
     }
 
-    /// The task's metadata.
-    pub(crate) fn metadata(&self) -> &M {
-        &self.header().meta
+    /// Cancels the task at its next run, on its own thread; nothing if it
+    /// has finished (see [`Header::abort`]).
+    pub(crate) fn abort(&self) {
+        Header::abort(self.ptr);
     }
 
     /// Whether the task has finished: completed, or cancelled.

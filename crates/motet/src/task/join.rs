@@ -57,9 +57,7 @@ impl<T> JoinHandle<T> {
     /// Cancelling a finished or already aborted task does nothing.
     pub fn abort(&self) {
         if let Some(task) = &self.task {
-            if !task.is_finished() {
-                task.metadata().abort();
-            }
+            task.abort();
         }
     }
 

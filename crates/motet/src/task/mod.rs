@@ -48,7 +48,7 @@ use std::num::NonZeroU64;
 use std::panic::{AssertUnwindSafe, Location};
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 pub use self::join::{JoinError, JoinHandle};
@@ -98,8 +98,6 @@ pub(crate) struct TaskMeta {
     /// The task's slot in its scheduler's registry, written once before the
     /// task is first scheduled and read when its future is dropped.
     pub(crate) key: AtomicUsize,
-    /// Set by `JoinHandle::abort`; the task ends at its next poll.
-    pub(crate) aborted: AtomicBool,
     /// The task must be polled (and dropped) only on the scheduler thread
     /// that polled it first: a multi-threaded scheduler must not let
     /// another worker steal it. Set for green threads (see `green`'s docs
@@ -129,9 +127,9 @@ pub(crate) enum Placement {
 }
 
 pin_project_lite::pin_project! {
-    /// A user future as a task runs it: an abort ends it at its next poll,
-    /// panics are caught, and dropping it (completion or cancellation) takes
-    /// the task out of the registry.
+    /// A user future as a task runs it: panics are caught, and dropping it
+    /// (completion or cancellation, an abort's included) takes the task
+    /// out of the registry.
     pub(crate) struct TaskFuture<F> {
         #[pin]
         future: F,
@@ -163,12 +161,6 @@ impl<F: Future> Future for TaskFuture<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let meta = this.meta.get();
-        if meta.aborted.load(Ordering::Acquire) {
-            // The cell drops the future right after this, before the
-            // handle sees the result: destructors have run by then.
-            return Poll::Ready(Err(JoinError::cancelled(meta.id)));
-        }
         let future = this.future;
         match std::panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
             Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
@@ -286,18 +278,8 @@ impl TaskMeta {
             location,
             sched,
             key: AtomicUsize::new(UNREGISTERED),
-            aborted: AtomicBool::new(false),
             pinned: false,
             home: AtomicUsize::new(NO_HOME),
-        }
-    }
-
-    /// Asks the task to end at its next poll, and makes sure one comes.
-    pub(crate) fn abort(&self) {
-        self.aborted.store(true, Ordering::Release);
-        let key = self.key.load(Ordering::Acquire);
-        if key != UNREGISTERED {
-            self.sched.wake_registered(key);
         }
     }
 }

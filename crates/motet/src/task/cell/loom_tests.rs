@@ -1,4 +1,4 @@
-//! Loom models of the cell's races: a wake-up from another thread against
+//! Loom models of the cell's races: a wake-up or an abort from another thread against
 //! the poll's end, against a yield, and a join, a detach or a waker's drop
 //! against completion and cancellation. Each model checks that no wake-up
 //! is lost and that the cell is freed exactly once, and runs twice: with
@@ -153,6 +153,40 @@ fn a_join_from_another_thread_sees_a_cancellation() {
         });
         drop(pop(&queue));
         assert_eq!(t.join().unwrap(), None);
+        assert_eq!(freed.load(Ordering::SeqCst), 1);
+    });
+}
+
+#[test]
+fn an_abort_from_another_thread_cancels_the_task_wherever_it_is() {
+    // The abort may land before the first run, during the poll (which
+    // parks the task's waker) or once the task is idle: the task ends
+    // cancelled all the same, its future dropped once, on this thread.
+    unbiased_and_biased(|biased| {
+        let flag = Arc::new(AtomicBool::new(false));
+        let slot: Arc<Mutex<Option<Waker>>> = Arc::default();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let counted = Counted(drops.clone());
+        let future = flag_future(flag, slot.clone(), false);
+        let (queue, freed, task) = spawn_test(biased, async move {
+            let _held = counted;
+            future.await
+        });
+        let task = Arc::new(task);
+        let t = {
+            let task = task.clone();
+            thread::spawn(move || task.abort())
+        };
+        drain(&queue);
+        t.join().unwrap();
+        drain(&queue);
+        assert_eq!(drops.load(Ordering::SeqCst), 1, "cancelled once");
+        let Ok(mut task) = Arc::try_unwrap(task) else {
+            panic!("the other thread let go of the handle");
+        };
+        assert_eq!(poll_output(&mut task), Poll::Ready(None));
+        drop(task);
+        drop(slot.lock().unwrap().take());
         assert_eq!(freed.load(Ordering::SeqCst), 1);
     });
 }

@@ -219,6 +219,49 @@ fn dropping_the_runnable_cancels_and_drops_the_future_in_place() {
 }
 
 #[test]
+fn an_abort_cancels_the_task_at_its_next_run_queued_or_idle() {
+    // Queued, never run: the run cancels it unpolled.
+    let (future, _slot, dropped) = Pinned::new(0);
+    let (queue, freed, mut task) = spawn_test(future);
+    task.abort();
+    assert_eq!(drain(&queue), 1);
+    assert_eq!(dropped.load(Ordering::SeqCst), 1);
+    assert_eq!(poll_output(&mut task), Poll::Ready(None));
+    drop(task);
+    assert_eq!(freed.load(Ordering::SeqCst), 1);
+
+    // Idle, its waker held elsewhere: the abort queues it, and the run
+    // cancels it; the waker still holds the cell, and a wake-up now does
+    // nothing.
+    let (future, slot, dropped) = Pinned::new(0);
+    let (queue, freed, mut task) = spawn_test(future);
+    assert_eq!(drain(&queue), 1);
+    task.abort();
+    assert_eq!(dropped.load(Ordering::SeqCst), 0, "cancelled on its run");
+    assert_eq!(drain(&queue), 1);
+    assert_eq!(dropped.load(Ordering::SeqCst), 1);
+    assert_eq!(poll_output(&mut task), Poll::Ready(None));
+    drop(task);
+    let waker = take_waker(&slot);
+    waker.wake_by_ref();
+    assert!(pop(&queue).is_none());
+    assert_eq!(freed.load(Ordering::SeqCst), 0);
+    drop(waker);
+    assert_eq!(freed.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn an_abort_after_completion_leaves_the_output() {
+    let (queue, freed, mut task) = spawn_test(async { 7 });
+    assert_eq!(drain(&queue), 1);
+    task.abort();
+    assert!(pop(&queue).is_none(), "a finished task is not queued");
+    assert_eq!(poll_output(&mut task), Poll::Ready(Some(7)));
+    drop(task);
+    assert_eq!(freed.load(Ordering::SeqCst), 1);
+}
+
+#[test]
 fn a_future_is_dropped_in_place_when_it_completes() {
     let (future, slot, dropped) = Pinned::new(2);
     let (queue, _freed, mut task) = spawn_test(future);
