@@ -128,8 +128,8 @@
 //! took the switch to 48-49 ns (4.9x the raw switch). Pacing the busy
 //! loop's `epoll_wait` (it was 6 ns of every switch) took it to 43 ns.
 //! (Those figures are from an AMD EPYC host. On the Intel Xeon host of
-//! later sessions the bare pair costs 1.7-1.9 ns and a yield on the event
-//! loop 9.4-10.6 ns, about 162 instructions; `docs/ARCHITECTURE.md`,
+//! later sessions the bare pair costs 1.7-2.1 ns and a yield on the event
+//! loop 8.3-9.5 ns, about 142 instructions; `docs/ARCHITECTURE.md`,
 //! "Switching cost", says where they go.)
 //!
 //! # Panics
@@ -230,7 +230,7 @@
 //!   would need a second run queue and a second idea of fairness, and
 //!   mixing tasks and green threads would need a bridge. As tasks, they
 //!   share everything.
-//! - *Hiding the coroutine's `Context` in a task-local slot that `wait`
+//! - *Hiding the green thread's state in a task-local slot that `wait`
 //!   looks up by task id*: a hash lookup per wait; a thread-local pointer
 //!   set for the duration of one resume is one load.
 //! - *Migrating by default*: faster balancing on work stealing, but unsound
