@@ -124,11 +124,13 @@ fn enter(s: *const Shared) -> *const Shared {
 
 /// Makes this thread ready to resume green threads, once (see
 /// [`stack::prepare_thread`]). A green thread's first poll calls it, so the
-/// thread that starts a green thread is ready for it; a thread that may
-/// resume green threads started elsewhere (a work-stealing worker, where a
-/// migratable green thread may move) calls it when it starts. Not on every
-/// resume: the test cost 3 instructions a switch.
-pub(crate) fn prepare() {
+/// thread that starts a green thread is ready for it, and the overflow
+/// handler is installed before any green thread runs anywhere; a thread
+/// that may resume green threads started elsewhere (a work-stealing
+/// worker, where a migratable green thread may move) gives itself an
+/// alternate signal stack when it starts ([`stack::ensure_altstack`]). Not
+/// on every resume: the test cost 3 instructions a switch.
+fn prepare() {
     BOUNDARY.with(|b| {
         if !b.prepared.get() {
             b.prepared.set(true);

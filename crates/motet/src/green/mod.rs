@@ -248,8 +248,7 @@ use crate::runtime::context;
 use crate::task::{self, JoinHandle, Placement};
 
 pub(crate) use coroutine::{
-    current_green, in_green_thread, prepare as prepare_thread, suspend_on, suspend_on_charged,
-    yield_now as yield_in_place,
+    current_green, in_green_thread, suspend_on, suspend_on_charged, yield_now as yield_in_place,
 };
 
 /// The usable stack size of a green thread unless [`Builder::stack_size`]
@@ -556,6 +555,7 @@ pub fn stack_high_water() -> Option<usize> {
     coroutine::with_running(|r| r.map(stack::high_water))
 }
 
+pub(crate) use stack::ensure_altstack;
 pub use stack::PoolStats;
 
 /// Process-wide counters of the green-thread stack pool.

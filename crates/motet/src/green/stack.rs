@@ -732,8 +732,9 @@ fn install_handler() {
 }
 
 /// Gives this thread an alternate signal stack if it has none (std gives
-/// one to the threads it starts; threads made otherwise may lack it).
-fn ensure_altstack() {
+/// one to the threads it starts; threads made otherwise may lack it), so
+/// that the overflow handler can run on it.
+pub(crate) fn ensure_altstack() {
     // SAFETY: sigaltstack with a null new stack only reads the current one.
     unsafe {
         let mut cur: libc::stack_t = std::mem::zeroed();

@@ -291,8 +291,10 @@ pub(crate) fn start(
         let spawned = thread::Builder::new()
             .name(format!("motet-worker-{index}"))
             .spawn(move || {
-                // A migratable green thread may move to this worker.
-                crate::green::prepare_thread();
+                // A migratable green thread may move to this worker (the
+                // overflow handler is in place by then: its first poll,
+                // elsewhere, installed it).
+                crate::green::ensure_altstack();
                 let pace = Pace::new(shared2.event_interval);
                 let core = Rc::new(Core {
                     shared: shared2,
