@@ -124,7 +124,9 @@ use crate::task::{Runnable, NO_HOME};
 
 /// Consecutive runs from the LIFO slot before it yields to the queue.
 const MAX_LIFO_POLLS: u32 = 3;
-/// Ticks between two looks at the injector ahead of the local queue.
+/// Ticks between two looks at the injector ahead of the local queue. (Not
+/// counted on the pace's countdown, as the event loop's remote queue is:
+/// with `event_interval(1)` that countdown never reaches 31.)
 const INJECTOR_INTERVAL: u32 = 31;
 /// How long a thief with nothing else to do waits for a victim to move on
 /// before taking its LIFO task. A few microseconds: long against one poll of
@@ -628,17 +630,17 @@ impl Core {
     }
 
     fn run_task(&self, task: Runnable) {
-        if self.searching.replace(false)
-            && self.shared.idle.stop_searching()
-            && self.shared.has_visible_work()
-        {
-            // The last searcher found work and more is waiting: hand the
-            // search over. (Work pushed while this worker still searched
-            // woke nobody; this look sees it, as a parking worker's
-            // re-check does. Without work in sight a wake-up here would
-            // only put a futex call in front of this task: a green thread
-            // delivered home through the inbox, say.)
-            self.shared.notify_parked();
+        if self.searching.get() {
+            self.searching.set(false);
+            if self.shared.idle.stop_searching() && self.shared.has_visible_work() {
+                // The last searcher found work and more is waiting: hand
+                // the search over. (Work pushed while this worker still
+                // searched woke nobody; this look sees it, as a parking
+                // worker's re-check does. Without work in sight a wake-up
+                // here would only put a futex call in front of this task: a
+                // green thread delivered home through the inbox, say.)
+                self.shared.notify_parked();
+            }
         }
         let meta = task.metadata();
         let pinned = meta.pinned;
