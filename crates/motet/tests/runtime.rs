@@ -259,6 +259,19 @@ fn a_remote_spawn_runs_while_local_tasks_keep_the_loop_busy() {
     }
 }
 
+#[test]
+fn a_remote_spawn_runs_while_local_tasks_keep_the_only_worker_busy() {
+    // The injector's turn, every 31 ticks of the worker's own, whatever
+    // the spacing of its looks at the driver.
+    for interval in [None, Some(1)] {
+        let mut builder = Runtime::builder().work_stealing(1);
+        if let Some(n) = interval {
+            builder = builder.event_interval(n);
+        }
+        remote_spawn_runs_while_busy(builder.build().expect("runtime"));
+    }
+}
+
 fn remote_spawn_runs_while_busy(rt: Runtime) {
     // Two tasks that yield to each other keep the local queue from ever
     // running dry; a task spawned from another thread must still get its
