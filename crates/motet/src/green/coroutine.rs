@@ -45,9 +45,9 @@
 //! [`current`], which is `#[inline(never)]`, so no address of it computed
 //! before a suspension is used after it, even if a green thread is
 //! resumed on another OS thread (see the hazard in the
-//! [module docs](super)). [`enter`] and [`set_current`] run only on the
-//! scheduler's side of the boundary (the poll that resumes, and the
-//! drop), a single call on one OS thread, so they may be inlined (measured:
+//! [module docs](super)). [`set_current`] runs only on the scheduler's
+//! side of the boundary (the poll that resumes, and the drop), a single
+//! call on one OS thread, so it may be inlined (measured:
 //! 23 instructions less per switch, and 8% off pingpong `green-loop`).
 
 use std::any::Any;
@@ -108,18 +108,13 @@ fn current() -> *const Shared {
         .unwrap_or(ptr::null())
 }
 
-/// Scheduler side only (see the module docs).
+/// Publishes `s` as the green thread this thread is resuming (null: none);
+/// returns the previous one, to be put back when the resume returns.
+/// Scheduler side only (see the module docs); the thread is prepared
+/// already (see [`prepare`]).
 #[inline]
 fn set_current(s: *const Shared) -> *const Shared {
     BOUNDARY.with(|b| b.current.replace(s))
-}
-
-/// Publishes `s` as the green thread this thread is resuming; returns the
-/// previous one, to be restored with [`set_current`]. Scheduler side only
-/// (see the module docs). The thread is prepared already (see [`prepare`]).
-#[inline]
-fn enter(s: *const Shared) -> *const Shared {
-    set_current(s)
 }
 
 /// Makes this thread ready to resume green threads, once (see
@@ -342,7 +337,7 @@ impl<F: FnOnce() -> T + 'static, T: 'static> Future for GreenThread<F, T> {
             cx.waker().will_wake(&shared.waker),
             "a green thread polled with another waker than its task's"
         );
-        let prev = enter(shared);
+        let prev = set_current(shared);
         let result = co.resume(());
         set_current(prev);
         match result {
