@@ -250,29 +250,29 @@ fn a_remote_spawn_runs_while_local_tasks_keep_the_loop_busy() {
     // Every few polls, counted on the countdown to the driver's next look,
     // and at every look: with the default spacing of looks, and with the
     // closest, whose countdown never reaches the remote queue's interval.
-    for interval in [None, Some(1)] {
-        let mut builder = Runtime::builder().event_loop();
-        if let Some(n) = interval {
-            builder = builder.event_interval(n);
-        }
-        remote_spawn_runs_while_busy(builder.build().expect("runtime"));
-    }
+    remote_spawn_runs_while_busy(|| Runtime::builder().event_loop());
 }
 
 #[test]
 fn a_remote_spawn_runs_while_local_tasks_keep_the_only_worker_busy() {
     // The injector's turn, every 31 ticks of the worker's own, whatever
     // the spacing of its looks at the driver.
+    remote_spawn_runs_while_busy(|| Runtime::builder().work_stealing(1));
+}
+
+/// Runs [`remote_spawn_busy_case`] on runtimes from `builder`, with the
+/// default spacing of looks at the driver and with the closest.
+fn remote_spawn_runs_while_busy(builder: impl Fn() -> motet::runtime::Builder) {
     for interval in [None, Some(1)] {
-        let mut builder = Runtime::builder().work_stealing(1);
+        let mut b = builder();
         if let Some(n) = interval {
-            builder = builder.event_interval(n);
+            b = b.event_interval(n);
         }
-        remote_spawn_runs_while_busy(builder.build().expect("runtime"));
+        remote_spawn_busy_case(b.build().expect("runtime"));
     }
 }
 
-fn remote_spawn_runs_while_busy(rt: Runtime) {
+fn remote_spawn_busy_case(rt: Runtime) {
     // Two tasks that yield to each other keep the local queue from ever
     // running dry; a task spawned from another thread must still get its
     // turn, not wait for them to finish.

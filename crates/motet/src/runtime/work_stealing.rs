@@ -451,7 +451,7 @@ impl Core {
             self.push_back(runnable);
             return;
         }
-        if let Some(prev) = self.lifo().replace(runnable) {
+        if let Some(prev) = self.lifo.replace(runnable) {
             self.push_back(prev);
         }
     }
@@ -518,7 +518,7 @@ impl Core {
         loop {
             loop {
                 self.inbox.take_all(&self.pinned);
-                let next = self.lifo().take().or_else(|| self.pinned.pop());
+                let next = self.lifo.take().or_else(|| self.pinned.pop());
                 let next = next
                     .or_else(|| self.queue.pop())
                     .or_else(|| steal_one(&self.shared.injector));
@@ -545,7 +545,7 @@ impl Core {
                 return Some(task);
             }
         }
-        if let Some(task) = self.lifo().take() {
+        if let Some(task) = self.lifo.take() {
             if self.lifo_polls.get() < MAX_LIFO_POLLS {
                 self.lifo_polls.set(self.lifo_polls.get() + 1);
                 return Some(task);
@@ -720,7 +720,7 @@ impl Core {
             // Woken by I/O or a timer while parked in the driver (or
             // spuriously): tasks it woke are in our queues.
             let has_local = !self.queue.is_empty()
-                || self.lifo().is_occupied()
+                || self.lifo.is_occupied()
                 || !self.pinned.is_empty()
                 || !self.inbox.is_empty();
             if has_local || shared.has_visible_work() {
@@ -730,10 +730,6 @@ impl Core {
                 return;
             }
         }
-    }
-
-    fn lifo(&self) -> &LifoSlot {
-        &self.lifo
     }
 
     fn next_random(&self) -> u64 {

@@ -748,7 +748,8 @@ impl<M: 'static> Header<M> {
     /// waker's reference if it made none.
     #[inline(always)]
     fn wake_done(ptr: NonNull<Self>, woken: Result<usize, usize>, owned: bool) {
-        // SAFETY: the caller holds a waker, so the cell is live.
+        // SAFETY: the caller holds a waker (or, aborting, the handle), so
+        // the cell is live.
         let header = unsafe { ptr.as_ref() };
         match woken {
             Ok(prev) if prev & RUNNABLE == 0 => (header.schedule)(Runnable { ptr }, false),
