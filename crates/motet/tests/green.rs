@@ -511,6 +511,102 @@ fn a_hundred_thousand_live_green_threads() {
 
 use motet::runtime::Handle;
 
+/// A work-stealing runtime with one worker, with the default spacing of
+/// looks at the driver and with the closest (a look, and so an outer turn
+/// of the worker, at every poll).
+fn one_worker_runtimes() -> impl Iterator<Item = Runtime> {
+    [None, Some(1)].into_iter().map(|interval| {
+        let mut b = Runtime::builder().work_stealing(1);
+        if let Some(n) = interval {
+            b = b.event_interval(n);
+        }
+        b.build().unwrap()
+    })
+}
+
+/// Yields until `done` says so (true) or 10 s have passed (false).
+fn yield_until(done: impl Fn() -> bool) -> bool {
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < give_up {
+        if done() {
+            return true;
+        }
+        green::yield_now();
+    }
+    false
+}
+
+#[test]
+fn a_green_thread_woken_from_another_thread_runs_while_others_keep_its_worker_busy() {
+    // Its wake-up lands in its home worker's inbox, which the worker takes
+    // on its outer turns, not only when it runs out of tasks.
+    for rt in one_worker_runtimes() {
+        let flag = Arc::new(AtomicBool::new(false));
+        let seen = rt.block_on(async {
+            let (tx, rx) = oneshot::channel::<()>();
+            let f = flag.clone();
+            let woken = green::spawn(move || {
+                rx.blocking_recv().unwrap();
+                f.store(true, Ordering::Relaxed);
+            });
+            let busy = |f: Arc<AtomicBool>| {
+                green::spawn(move || yield_until(|| f.load(Ordering::Relaxed)))
+            };
+            let (a, b) = (busy(flag.clone()), busy(flag.clone()));
+            // From an OS thread: the remote path, once the waiter waits.
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                tx.send(()).unwrap();
+            });
+            let seen = (a.await.unwrap(), b.await.unwrap());
+            woken.await.unwrap();
+            seen
+        });
+        assert_eq!(
+            seen,
+            (true, true),
+            "the woken green thread ran while the others yielded"
+        );
+    }
+}
+
+#[test]
+fn green_threads_and_async_tasks_that_always_yield_share_one_worker() {
+    // A worker alternates between its pinned FIFO (green threads) and its
+    // stealable queue (async tasks), so neither kind starves the other,
+    // whatever the spacing of its turns.
+    for rt in one_worker_runtimes() {
+        let (green_polls, task_polls) =
+            (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (g, t) = (green_polls.clone(), task_polls.clone());
+        let seen = rt.block_on(async move {
+            let green_side = green::spawn(move || {
+                yield_until(|| {
+                    g.fetch_add(1, Ordering::Relaxed) >= 1_000 && t.load(Ordering::Relaxed) >= 1_000
+                })
+            });
+            let (g, t) = (green_polls.clone(), task_polls.clone());
+            let task_side = task::spawn(async move {
+                let give_up = Instant::now() + Duration::from_secs(10);
+                while Instant::now() < give_up {
+                    let mine = t.fetch_add(1, Ordering::Relaxed);
+                    if mine >= 1_000 && g.load(Ordering::Relaxed) >= 1_000 {
+                        return true;
+                    }
+                    task::yield_now().await;
+                }
+                false
+            });
+            (green_side.await.unwrap(), task_side.await.unwrap())
+        });
+        assert_eq!(
+            seen,
+            (true, true),
+            "each side saw the other run 1,000 times while it ran"
+        );
+    }
+}
+
 #[test]
 fn green_threads_stay_on_their_worker_under_work_stealing() {
     // Pinned by default: a green thread resumes on the OS thread it started

@@ -255,8 +255,9 @@ fn a_remote_spawn_runs_while_local_tasks_keep_the_loop_busy() {
 
 #[test]
 fn a_remote_spawn_runs_while_local_tasks_keep_the_only_worker_busy() {
-    // The injector's turn, every 31 ticks of the worker's own, whatever
-    // the spacing of its looks at the driver.
+    // The injector's turn, on the worker's outer turns (every 32 polls of
+    // its own tasks, and at every look at the driver), whatever the
+    // spacing of its looks.
     remote_spawn_runs_while_busy(|| Runtime::builder().work_stealing(1));
 }
 

@@ -21,14 +21,29 @@
 //! # The worker loop
 //!
 //! ```text
-//! loop {
-//!     every 61 ticks: poll the driver without blocking (I/O and timers)
-//!     every 31 ticks: take one task from the injector first (fairness)
-//!     next task: LIFO slot (at most 3 times in a row), local queue, injector
-//!     none: search (steal from the injector and other workers), if allowed
+//! loop {                                   // a turn: rare work first
+//!     closing: stop
+//!     take the inbox's wake-ups onto the pinned FIFO
+//!     after a busy stretch: one task from the injector first (fairness)
+//!     next task: own tasks (below), injector, search (steal), if allowed
 //!     none: park (in the driver if its lock is free, else on the condvar)
+//!     run it, then own tasks until a turn is due:
+//!     loop {
+//!         every event_interval polls (spaced out while looks find
+//!             nothing): poll the driver without blocking; a turn is due
+//!         every 32 polls: a turn is due
+//!         next: LIFO slot (at most 3 times in a row), then the pinned FIFO
+//!             and the stealable queue, alternating which comes first
+//!         none: a turn is due
+//!     }
 //! }
 //! ```
+//!
+//! A poll that follows another on the same worker pays only for the inner
+//! loop; the closing flag, the inbox, the injector and the search state
+//! are looked at on the outer turns, at least every 32 polls, when the
+//! pace's countdown (`pace.rs`) says so: the one counter a poll serves
+//! the look at the driver, the turns and the alternation (its low bit).
 //!
 //! # Where wake-ups go, and why
 //!
@@ -120,14 +135,17 @@ use super::stall::{PollScope, Probe};
 use super::{context, RuntimeStats, Scheduler, WorkerStats};
 use crate::blocking::BlockingPool;
 use crate::driver::Driver;
-use crate::task::{Runnable, NO_HOME};
+use crate::task::{Runnable, FREE, UNHOMED};
 
 /// Consecutive runs from the LIFO slot before it yields to the queue.
 const MAX_LIFO_POLLS: u32 = 3;
-/// Ticks between two looks at the injector ahead of the local queue. (Not
-/// counted on the pace's countdown, as the event loop's remote queue is:
-/// with `event_interval(1)` that countdown never reaches 31.)
-const INJECTOR_INTERVAL: u32 = 31;
+/// Polls between two outer turns (the inbox, the injector's turn, the
+/// closing flag) while a worker's own tasks keep it busy, counted on the
+/// pace's countdown, as the event loop counts its remote queue's turns.
+/// Every look at the driver is a turn too, for a countdown that never gets
+/// so high (`event_interval(1)`).
+const TURN_INTERVAL: u32 = 32;
+const _: () = assert!(TURN_INTERVAL.is_power_of_two());
 /// How long a thief with nothing else to do waits for a victim to move on
 /// before taking its LIFO task. A few microseconds: long against one poll of
 /// a well-behaved task, short against a stall.
@@ -237,8 +255,12 @@ pub(crate) struct Core {
     /// index and its bounds check.
     lifo: Arc<CachePadded<LifoSlot>>,
     inbox: Arc<CachePadded<Inbox>>,
-    tick: Cell<u32>,
-    /// When this worker, busy, looks at the driver.
+    /// Which comes first on the next outer turn: the stealable queue
+    /// (true) or the pinned FIFO. (The inner loop asks the pace's
+    /// countdown instead, whose parity changes at every poll; an outer
+    /// turn may come at every poll, at a fixed count.)
+    queue_first: Cell<bool>,
+    /// When this worker, busy, looks at the driver, and takes its turns.
     pace: Pace,
     rng: Cell<u64>,
 }
@@ -310,7 +332,7 @@ pub(crate) fn start(
                     probe,
                     lifo,
                     inbox,
-                    tick: Cell::new(0),
+                    queue_first: Cell::new(false),
                     pace,
                     rng: Cell::new(
                         0x9E37_79B9_7F4A_7C15
@@ -478,20 +500,21 @@ impl Core {
         self.drop_tasks_until_none_left();
     }
 
-    /// Runs tasks until the runtime closes.
+    /// Runs tasks until the runtime closes: the outer loop of the module
+    /// docs.
     fn run_tasks(&self) {
+        // The last inner loop stopped for a turn, not for want of tasks.
+        let mut busy = false;
         while !self.shared.closing.load(Ordering::Acquire) {
-            let tick = self.tick.get().wrapping_add(1);
-            self.tick.set(tick);
-            if self.pace.tick() {
-                // Busy: give I/O and timers a turn if nobody sleeps in the
-                // driver (see `pace` for the spacing).
-                self.pace.looked(self.shared.driver.try_park_now());
-            }
-            if let Some(task) = self.next_task(tick).or_else(|| self.search()) {
+            if let Some(task) = self.next_task(busy).or_else(|| self.search()) {
+                if self.searching.get() {
+                    self.found_work();
+                }
                 self.run_task(task);
+                busy = self.run_own_tasks();
                 continue;
             }
+            busy = false;
             // Idle. A worker whose pinned tasks were woken from other
             // threads since it last went idle spins for the next such
             // wake-up first, and learns how long they take to come.
@@ -509,6 +532,28 @@ impl Core {
             }
             // Ran dry: a fresh start for the spacing.
             self.pace.looked(true);
+        }
+    }
+
+    /// The inner loop of the module docs: runs this worker's own tasks
+    /// until a turn is due (true) or none is left (false).
+    #[inline]
+    fn run_own_tasks(&self) -> bool {
+        loop {
+            if self.pace.tick() {
+                // Busy: give I/O and timers a turn if nobody sleeps in the
+                // driver (see `pace` for the spacing).
+                self.pace.looked(self.shared.driver.try_park_now());
+                return true;
+            }
+            let left = self.pace.left();
+            if left % TURN_INTERVAL == 0 {
+                return true;
+            }
+            match self.next_own_task(left % 2 == 1) {
+                Some(task) => self.run_task(task),
+                None => return false,
+            }
         }
     }
 
@@ -536,15 +581,32 @@ impl Core {
         }
     }
 
-    fn next_task(&self, tick: u32) -> Option<Runnable> {
+    /// The outer turn's task: after the inbox's wake-ups, and after one
+    /// look at the injector if the worker has been `busy` with its own
+    /// tasks (so they cannot starve it), this worker's own tasks, then a
+    /// batch from the injector.
+    fn next_task(&self, busy: bool) -> Option<Runnable> {
         if self.inbox.take_all(&self.pinned) {
             self.inbox_active.set(true);
         }
-        if tick % INJECTOR_INTERVAL == 0 {
+        if busy {
             if let Some(task) = steal_one(&self.shared.injector) {
                 return Some(task);
             }
         }
+        let queue_first = !self.queue_first.get();
+        self.queue_first.set(queue_first);
+        self.next_own_task(queue_first)
+            .or_else(|| steal_batch(&self.shared.injector, &self.queue))
+    }
+
+    /// This worker's next own task: its LIFO task, unless that has run
+    /// [`MAX_LIFO_POLLS`] times in a row (it goes to the back then), else
+    /// the head of the pinned FIFO or of the stealable queue, `queue_first`
+    /// saying which to try first (the caller alternates, so neither
+    /// starves).
+    #[inline]
+    fn next_own_task(&self, queue_first: bool) -> Option<Runnable> {
         if let Some(task) = self.lifo.take() {
             if self.lifo_polls.get() < MAX_LIFO_POLLS {
                 self.lifo_polls.set(self.lifo_polls.get() + 1);
@@ -554,14 +616,17 @@ impl Core {
             self.push_back(task);
         }
         self.lifo_polls.set(0);
-        // Alternate between the pinned FIFO and the stealable queue.
-        let pinned = || self.pinned.pop();
-        let next = if tick % 2 == 0 {
-            pinned().or_else(|| self.queue.pop())
-        } else {
-            self.queue.pop().or_else(pinned)
+        // An empty stealable queue is told by two loads; its `pop` is a
+        // call.
+        let stealable = || match self.queue.is_empty() {
+            true => None,
+            false => self.queue.pop(),
         };
-        next.or_else(|| steal_batch(&self.shared.injector, &self.queue))
+        if queue_first {
+            stealable().or_else(|| self.pinned.pop())
+        } else {
+            self.pinned.pop().or_else(stealable)
+        }
     }
 
     /// Steals from the injector and the other workers, if allowed to search.
@@ -629,23 +694,26 @@ impl Core {
         None
     }
 
-    fn run_task(&self, task: Runnable) {
-        if self.searching.get() {
-            self.searching.set(false);
-            if self.shared.idle.stop_searching() && self.shared.has_visible_work() {
-                // The last searcher found work and more is waiting: hand
-                // the search over. (Work pushed while this worker still
-                // searched woke nobody; this look sees it, as a parking
-                // worker's re-check does. Without work in sight a wake-up
-                // here would only put a futex call in front of this task: a
-                // green thread delivered home through the inbox, say.)
-                self.shared.notify_parked();
-            }
+    /// A searching worker found a task: it stops searching.
+    fn found_work(&self) {
+        self.searching.set(false);
+        if self.shared.idle.stop_searching() && self.shared.has_visible_work() {
+            // The last searcher found work and more is waiting: hand
+            // the search over. (Work pushed while this worker still
+            // searched woke nobody; this look sees it, as a parking
+            // worker's re-check does. Without work in sight a wake-up
+            // here would only put a futex call in front of this task: a
+            // green thread delivered home through the inbox, say.)
+            self.shared.notify_parked();
         }
+    }
+
+    #[inline]
+    fn run_task(&self, task: Runnable) {
         let meta = task.metadata();
-        let pinned = meta.pinned;
-        if pinned && meta.home.load(Ordering::Relaxed) == NO_HOME {
-            // First poll: this worker becomes the task's home.
+        let home = meta.home.load(Ordering::Relaxed);
+        if home == UNHOMED {
+            // First poll of a pinned task: this worker becomes its home.
             meta.home.store(self.index, Ordering::Release);
         }
         let scope = PollScope::begin(&self.probe, meta.id, meta.location);
@@ -653,7 +721,7 @@ impl Core {
         let yielded = task.run();
         drop(scope);
         if let Some(task) = yielded {
-            if pinned {
+            if home != FREE {
                 // It ran here, so this is its home: straight onto the
                 // pinned FIFO, without `push_back`'s look at its home (a
                 // green thread's yield: 15 instructions less).
@@ -814,12 +882,8 @@ pub(crate) fn shutdown(shared: &Arc<Shared>, threads: Vec<thread::JoinHandle<()>
 
 /// The home worker of a pinned task that has run, if any.
 fn home_of(task: &Runnable) -> Option<usize> {
-    let meta = task.metadata();
-    if !meta.pinned {
-        return None;
-    }
-    match meta.home.load(Ordering::Acquire) {
-        NO_HOME => None,
+    match task.metadata().home.load(Ordering::Acquire) {
+        UNHOMED.. => None, // free, or pinned but not polled yet
         home => Some(home),
     }
 }

@@ -98,20 +98,22 @@ pub(crate) struct TaskMeta {
     /// The task's slot in its scheduler's registry, written once before the
     /// task is first scheduled and read when its future is dropped.
     pub(crate) key: AtomicUsize,
-    /// The task must be polled (and dropped) only on the scheduler thread
-    /// that polled it first: a multi-threaded scheduler must not let
-    /// another worker steal it. Set for green threads (see `green`'s docs
-    /// on the thread-local hazard); the event loop has one thread and
-    /// ignores it.
-    pub(crate) pinned: bool,
-    /// For a pinned task on a multi-threaded scheduler: the worker that
-    /// polled it first ([`NO_HOME`] until then), or the worker that spawned
-    /// it ([`Placement::Here`]). Written once.
+    /// Where a multi-threaded scheduler may poll (and drop) the task:
+    /// [`FREE`] anywhere, moving between workers; [`UNHOMED`] on the
+    /// worker that polls it first, which becomes its home; any other value
+    /// is that home's index, where the task must stay (never stolen). A
+    /// green thread is pinned so (see `green`'s docs on the thread-local
+    /// hazard); the event loop has one thread and ignores this. Set before
+    /// the task is first queued (the index too, for [`Placement::Here`]),
+    /// and from [`UNHOMED`] to an index once. One word for both questions,
+    /// pinned and where, because a worker asks both at every poll.
     pub(crate) home: AtomicUsize,
 }
 
-/// A pinned task that has not run yet may still run anywhere.
-pub(crate) const NO_HOME: usize = usize::MAX;
+/// Not pinned: the task may run on any worker.
+pub(crate) const FREE: usize = usize::MAX;
+/// Pinned, and not polled yet: it may still start on any worker.
+pub(crate) const UNHOMED: usize = usize::MAX - 1;
 
 /// Where a spawned task may run.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -228,7 +230,9 @@ where
 {
     let sched = sched.spawn_target();
     let mut meta = TaskMeta::new(Scheduler::clone(&sched), location);
-    meta.pinned = placement != Placement::Free;
+    if placement != Placement::Free {
+        meta.home = AtomicUsize::new(UNHOMED);
+    }
     let id = meta.id;
     let owner = sched.bias_owner(placement);
     let (runnable, task) = cell::spawn(meta, Scheduler::schedule, owner, |meta| {
@@ -278,8 +282,7 @@ impl TaskMeta {
             location,
             sched,
             key: AtomicUsize::new(UNREGISTERED),
-            pinned: false,
-            home: AtomicUsize::new(NO_HOME),
+            home: AtomicUsize::new(FREE),
         }
     }
 }
