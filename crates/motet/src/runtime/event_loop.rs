@@ -9,9 +9,9 @@
 //!   thread, without locks or borrow flags ([`LocalQueue`], reached
 //!   through the thread's context while it drives the loop).
 //! - **remote queue**: FIFO behind a mutex for wake-ups and spawns from other
-//!   threads; the loop moves it wholesale into the local queue every
-//!   [`REMOTE_INTERVAL`] polls (counted on the pace's countdown), at each
-//!   look at the driver, and whenever the local queue runs dry.
+//!   threads; the loop moves it wholesale into the local queue at each of
+//!   the pace's turns (at least every 32 polls, and at each look at the
+//!   driver: `pace.rs`), and whenever the local queue runs dry.
 //! - **sleeping**: the loop is blocked (or about to block) in
 //!   `Driver::park`; a remote wake-up must then unpark the driver.
 //!
@@ -81,13 +81,6 @@ use super::{context, RuntimeStats, Scheduler, WorkerStats};
 use crate::blocking::BlockingPool;
 use crate::driver::Driver;
 use crate::task::{Runnable, TaskId};
-
-/// Polls between two moves of the remote queue into the local one while
-/// the local queue is busy: bounds how long a remote wake-up can wait behind
-/// a loop that keeps itself busy. A power of two: the count is masked, not
-/// divided.
-const REMOTE_INTERVAL: u32 = 32;
-const _: () = assert!(REMOTE_INTERVAL.is_power_of_two());
 
 /// State reachable from any thread.
 pub(crate) struct Shared {
@@ -258,6 +251,18 @@ impl Local {
         self.queue.extend(&mut remote);
     }
 
+    /// At one of the pace's turns: true if a look at the driver is due
+    /// (which takes the remote queue after it), else takes the remote
+    /// queue now, so that a remote wake-up waits at most a turn's polls
+    /// behind a loop that keeps itself busy.
+    fn turn(&self, pace: &Pace) -> bool {
+        if pace.look_due() {
+            return true;
+        }
+        self.take_remote();
+        false
+    }
+
     /// The next queued task; the remote queue's too when the local one is
     /// empty.
     #[inline]
@@ -314,7 +319,7 @@ pub(crate) fn block_on<F: Future>(local: &Rc<Local>, future: F) -> F::Output {
             if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
                 return out;
             }
-            look = pace.tick();
+            look = pace.tick() && local.turn(&pace);
         }
 
         if !look {
@@ -329,14 +334,8 @@ pub(crate) fn block_on<F: Future>(local: &Rc<Local>, future: F) -> F::Output {
                     if let Some(runnable) = yielded {
                         local.push_local(runnable);
                     }
-                    if pace.tick() {
+                    if pace.tick() && local.turn(&pace) {
                         return true;
-                    }
-                    // Every REMOTE_INTERVAL polls, counted on the pace's
-                    // countdown (one counter a poll, not two), and at every
-                    // look (below), for a countdown that never gets so high.
-                    if pace.left() & (REMOTE_INTERVAL - 1) == 0 {
-                        local.take_remote();
                     }
                 }
                 false

@@ -15,48 +15,77 @@
 //! often, and a socket that turns ready there waits at most 16 intervals
 //! of polls, not one. Go goes further: a busy Go scheduler polls the
 //! network only when a processor runs dry, or from `sysmon` every 10 ms.
+//!
+//! The same countdown paces a thread's other turns (its remote queue, the
+//! work-stealing worker's inbox and injector): it fires at least every
+//! [`TURN`] polls, and at each firing the thread takes its turn and asks
+//! whether the look is due too. One decrement and one test a poll serve
+//! both.
 
 use std::cell::Cell;
 
 /// At most this many doublings of the interval.
 pub(crate) const MAX_SHIFT: u32 = 4;
 
-/// One scheduler thread's spacing of its looks at the driver.
+/// Polls between two turns at most.
+pub(crate) const TURN: u32 = 32;
+
+/// One scheduler thread's spacing of its turns and of its looks at the
+/// driver.
 pub(crate) struct Pace {
     interval: u32,
     shift: Cell<u32>,
-    /// Polls left before the next look (counted down: one decrement and
+    /// Polls left before the next turn (counted down: one decrement and
     /// one test a poll).
     left: Cell<u32>,
+    /// Polls from the next turn to the next look.
+    beyond: Cell<u32>,
 }
 
 impl Pace {
     pub(crate) fn new(interval: u32) -> Pace {
-        let interval = interval.max(1);
-        Pace {
-            interval,
+        let pace = Pace {
+            interval: interval.max(1),
             shift: Cell::new(0),
-            left: Cell::new(interval),
-        }
+            left: Cell::new(0),
+            beyond: Cell::new(0),
+        };
+        pace.restart();
+        pace
     }
 
-    /// Counts a poll; true when it is time to look at the driver.
+    /// Counts a poll; true when a turn is due (then [`look_due`] says
+    /// whether a look is due with it).
+    ///
+    /// [`look_due`]: Pace::look_due
     #[inline]
     pub(crate) fn tick(&self) -> bool {
         let left = self.left.get() - 1;
-        if left == 0 {
-            self.restart();
-            true
-        } else {
-            self.left.set(left);
-            false
-        }
+        self.left.set(left);
+        left == 0
     }
 
-    /// Polls left before the next look.
+    /// Polls left before the next turn: its parity changes at every poll
+    /// between two turns.
     #[inline]
     pub(crate) fn left(&self) -> u32 {
         self.left.get()
+    }
+
+    /// At a turn: true if it is time to look at the driver (the caller
+    /// looks, then tells [`looked`](Pace::looked) what it found); else
+    /// counts the polls to the next turn.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn look_due(&self) -> bool {
+        let beyond = self.beyond.get();
+        if beyond == 0 {
+            return true;
+        }
+        let next = beyond.min(TURN);
+        self.left.set(next);
+        self.beyond.set(beyond - next);
+        false
     }
 
     /// Records what a look found: anything sets the spacing back to the
@@ -71,12 +100,12 @@ impl Pace {
         self.restart();
     }
 
-    /// Counts the spacing afresh. Out of line, or the compiler computes
-    /// it on every tick to save a branch.
-    #[cold]
-    #[inline(never)]
+    /// Counts the spacing afresh.
     fn restart(&self) {
-        self.left.set(self.interval << self.shift.get());
+        let polls = self.interval << self.shift.get();
+        let next = polls.min(TURN);
+        self.left.set(next);
+        self.beyond.set(polls - next);
     }
 }
 
@@ -86,7 +115,30 @@ mod tests {
 
     /// Polls until the pace says to look; returns how many it took.
     fn polls_to_look(p: &Pace) -> u32 {
+        (1..).find(|_| p.tick() && p.look_due()).unwrap()
+    }
+
+    /// Polls until the next turn; returns how many it took.
+    fn polls_to_turn(p: &Pace) -> u32 {
         (1..).find(|_| p.tick()).unwrap()
+    }
+
+    #[test]
+    fn turns_come_every_32_polls_at_most_and_at_every_look() {
+        let p = Pace::new(61);
+        assert_eq!(polls_to_turn(&p), 32);
+        assert!(!p.look_due());
+        assert_eq!(polls_to_turn(&p), 29);
+        assert!(p.look_due());
+        p.looked(false); // 122 polls to the next look
+        let turns: Vec<u32> = (0..4)
+            .map(|_| {
+                let polls = polls_to_turn(&p);
+                let _ = p.look_due();
+                polls
+            })
+            .collect();
+        assert_eq!(turns, [32, 32, 32, 26]);
     }
 
     #[test]
@@ -115,11 +167,11 @@ mod tests {
     #[test]
     fn an_interval_of_one_looks_at_every_poll_while_it_finds_work() {
         let p = Pace::new(1);
-        assert!(p.tick());
+        assert!(p.tick() && p.look_due());
         p.looked(true);
-        assert!(p.tick());
+        assert!(p.tick() && p.look_due());
         p.looked(false);
         assert!(!p.tick());
-        assert!(p.tick());
+        assert!(p.tick() && p.look_due());
     }
 }

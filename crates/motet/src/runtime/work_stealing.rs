@@ -29,9 +29,9 @@
 //!     none: park (in the driver if its lock is free, else on the condvar)
 //!     run it, then own tasks until a turn is due:
 //!     loop {
-//!         every event_interval polls (spaced out while looks find
-//!             nothing): poll the driver without blocking; a turn is due
-//!         every 32 polls: a turn is due
+//!         a turn is due every 32 polls; with some of them (every
+//!             event_interval polls, spaced out while looks find nothing)
+//!             first a look at the driver without blocking
 //!         next: LIFO slot (at most 3 times in a row), then the pinned FIFO
 //!             and the stealable queue, alternating which comes first
 //!         none: a turn is due
@@ -41,9 +41,9 @@
 //!
 //! A poll that follows another on the same worker pays only for the inner
 //! loop; the closing flag, the inbox, the injector and the search state
-//! are looked at on the outer turns, at least every 32 polls, when the
-//! pace's countdown (`pace.rs`) says so: the one counter a poll serves
-//! the look at the driver, the turns and the alternation (its low bit).
+//! wait for the outer turns. One countdown (`pace.rs`) serves the turns,
+//! the looks and the alternation (its low bit): one decrement and one test
+//! a poll.
 //!
 //! # Where wake-ups go, and why
 //!
@@ -139,13 +139,6 @@ use crate::task::{Runnable, FREE, UNHOMED};
 
 /// Consecutive runs from the LIFO slot before it yields to the queue.
 const MAX_LIFO_POLLS: u32 = 3;
-/// Polls between two outer turns (the inbox, the injector's turn, the
-/// closing flag) while a worker's own tasks keep it busy, counted on the
-/// pace's countdown, as the event loop counts its remote queue's turns.
-/// Every look at the driver is a turn too, for a countdown that never gets
-/// so high (`event_interval(1)`).
-const TURN_INTERVAL: u32 = 32;
-const _: () = assert!(TURN_INTERVAL.is_power_of_two());
 /// How long a thief with nothing else to do waits for a victim to move on
 /// before taking its LIFO task. A few microseconds: long against one poll of
 /// a well-behaved task, short against a stall.
@@ -557,16 +550,14 @@ impl Core {
     fn run_own_tasks(&self) -> bool {
         loop {
             if self.pace.tick() {
-                // Busy: give I/O and timers a turn if nobody sleeps in the
-                // driver (see `pace` for the spacing).
-                self.pace.looked(self.shared.driver.try_park_now());
+                if self.pace.look_due() {
+                    // Busy: give I/O and timers a turn if nobody sleeps in
+                    // the driver (see `pace` for the spacing).
+                    self.pace.looked(self.shared.driver.try_park_now());
+                }
                 return true;
             }
-            let left = self.pace.left();
-            if left % TURN_INTERVAL == 0 {
-                return true;
-            }
-            match self.next_own_task(left % 2 == 1) {
+            match self.next_own_task(self.pace.left() % 2 == 1) {
                 Some(Own::Pinned(task)) => self.run_pinned(task),
                 Some(Own::Other(task)) => self.run_task(task),
                 None => return false,
