@@ -197,7 +197,7 @@
 //! So by default a green thread is **pinned**: it runs only on the
 //! scheduler thread that first resumed it. On the event loop that is
 //! automatic (one thread runs every task). On the multi-threaded flavors,
-//! the task's metadata carries a `pinned` flag, and the scheduler must
+//! the task's metadata marks it pinned, and the scheduler must
 //! keep a pinned task on the worker that first polled it (never steal it,
 //! and route its wake-ups back to that worker). Thread-local reads in a
 //! pinned green thread are then always right, which the test

@@ -504,7 +504,7 @@ impl Core {
 
     fn run(self: &Rc<Self>) {
         let _drive = context::drive_worker(self.clone());
-        // Each task's poll begins with a fresh budget (`run_task`).
+        // Each task's poll begins with a fresh budget (`poll`).
         crate::coop::across_polls(|| self.run_tasks());
         self.drop_tasks_until_none_left();
     }
