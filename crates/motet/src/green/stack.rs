@@ -87,11 +87,12 @@
 //! the kernel up to 1,024 per `process_madvise` call, which flushes the
 //! TLBs once per call on a recent kernel (measured on 6.18), where a
 //! `madvise` per range interrupted every other core running the process
-//! once per range: on a work-stealing runtime slots come back out of
-//! order, a trim made thousands of ranges, and spawn-idle on `green` spent
-//! 42% of its time in those interrupts (0.1% with the batches) (skynet `green`: 13,483 `madvise` calls, now 207
-//! `process_madvise` calls; spawn-idle's whole run 7.1-9.5 -> 3.4-3.8 µs
-//! per green thread, skynet 482 -> 412 ms as medians). Each trim releases
+//! once per range. On a work-stealing runtime slots come back out of
+//! order and a trim made thousands of ranges: spawn-idle on `green` spent
+//! 42% of its time in those interrupts (0.1% with the batches), and
+//! skynet `green` made 13,483 `madvise` calls (now 207 `process_madvise`
+//! calls); spawn-idle's whole run went from 7.1-9.5 to 3.4-3.8 µs per
+//! green thread, skynet `green` from 482 to 412 ms. Each trim releases
 //! at least `WARM_LIMIT` slots, so its system calls are amortized over as
 //! many frees, and after a burst the pool keeps at most `2 * WARM_LIMIT`
 //! free stacks resident. A steady spawn/exit churn never makes a system
