@@ -104,11 +104,13 @@
 //!    spawns are cancelled at once) and wakes every registered task: pinned
 //!    ones land in their home's inbox, the rest in the injector. A task in
 //!    the middle of a poll is queued again by its cell when its poll ends.
-//! 2. It unparks every worker. A closing worker runs nothing: it drops every
-//!    task it pops, from its LIFO slot, pinned FIFO, inbox, queue and the
-//!    injector (dropping a runnable cancels its task, so its `JoinHandle`
-//!    reports cancellation), until the registry is empty (a dropped future
-//!    may wake other tasks, which come back through the queues), then exits.
+//! 2. It unparks every worker. A worker sees the flag at its next outer
+//!    turn (a busy one within 32 polls) and from then on runs nothing: it
+//!    drops every task it pops, from its LIFO slot, pinned FIFO, inbox,
+//!    queue and the injector (dropping a runnable cancels its task, so its
+//!    `JoinHandle` reports cancellation), until the registry is empty (a
+//!    dropped future may wake other tasks, which come back through the
+//!    queues), then exits.
 //! 3. The dropping thread joins every worker; then the blocking pool and the
 //!    driver stop. No thread is left behind.
 
