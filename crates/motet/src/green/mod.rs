@@ -128,9 +128,9 @@
 //! took the switch to 48-49 ns (4.9x the raw switch). Pacing the busy
 //! loop's `epoll_wait` (it was 6 ns of every switch) took it to 43 ns.
 //! (Those figures are from an AMD EPYC host. On the Intel Xeon host of
-//! later sessions the bare pair costs 1.7-1.8 ns and a yield on the event
-//! loop 8.3-8.9 ns, about 142 instructions; `docs/ARCHITECTURE.md`,
-//! "Switching cost", says where they go.)
+//! later sessions the bare pair costs 1.7-2.1 ns (placement moves it) and
+//! a yield on the event loop 8.2-9.2 ns, about 139 instructions;
+//! `docs/ARCHITECTURE.md`, "Switching cost", says where they go.)
 //!
 //! # Panics
 //!

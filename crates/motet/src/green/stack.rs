@@ -500,31 +500,27 @@ fn release(slots: &mut [usize], size: usize) -> usize {
     let page = page_size();
     let slot = slot_len(size);
     slots.sort_unstable();
-    // (first slot's index, slots in the run)
-    let mut runs = Vec::new();
-    let mut first = 0;
-    while first < slots.len() {
-        let mut run = 1;
-        while first + run < slots.len() && slots[first + run] == slots[first] + run * slot {
-            run += 1;
+    // One range per run of adjacent slots, from the first slot's usable
+    // bytes to the end of the last slot (its colour page included): the
+    // guard pages between adjacent slots are inside the range, and keep
+    // their guard (MADV_DONTNEED drops pages; it leaves guard markers and
+    // `PROT_NONE` alone). A range of n slots is n * slot - page long.
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
+    for &bottom in slots.iter() {
+        match ranges.last_mut() {
+            Some((start, len)) if *start + *len == bottom => *len += slot,
+            _ => ranges.push((bottom + page, slot - page)),
         }
-        runs.push((first, run));
-        first += run;
     }
-    // From the first slot's usable bytes to the end of the last slot (its
-    // colour page included): the guard pages between adjacent slots are
-    // inside the range, and keep their guard (MADV_DONTNEED drops pages;
-    // it leaves guard markers and `PROT_NONE` alone).
-    let ranges: Vec<(usize, usize)> = runs
-        .iter()
-        .map(|&(first, run)| (slots[first] + page, run * slot - page))
-        .collect();
     // SAFETY: the ranges cover free slots that this pool owns and no
     // coroutine references any more (each has finished or been unwound).
     // DONTNEED on a private anonymous mapping only drops its pages, which
     // read back as zeroes.
     let done = unsafe { advise_all(&ranges, libc::MADV_DONTNEED) };
-    runs[..done].iter().map(|&(_, run)| run).sum()
+    ranges[..done]
+        .iter()
+        .map(|&(_, len)| (len + page) / slot)
+        .sum()
 }
 
 // SAFETY: the slot has a guard page at its bottom (installed when its chunk
@@ -673,6 +669,7 @@ unsafe fn advise(ranges: &[(usize, usize)], advice: libc::c_int) -> Option<usize
         return None;
     }
     let mut done = 0;
+    let mut refused = false;
     let mut iov = Vec::with_capacity(MAX_IOV.min(ranges.len()));
     while done < ranges.len() {
         let batch = &ranges[done..ranges.len().min(done + MAX_IOV)];
@@ -694,9 +691,8 @@ unsafe fn advise(ranges: &[(usize, usize)], advice: libc::c_int) -> Option<usize
             )
         };
         if advised < 0 && done == 0 {
-            // SAFETY: closing the descriptor opened above.
-            unsafe { libc::close(pidfd as libc::c_int) };
-            return None;
+            refused = true;
+            break;
         }
         // A short count means the kernel stopped at some entry; those
         // before it are done (whole ranges, in order).
@@ -716,7 +712,7 @@ unsafe fn advise(ranges: &[(usize, usize)], advice: libc::c_int) -> Option<usize
     }
     // SAFETY: closing the descriptor opened above.
     unsafe { libc::close(pidfd as libc::c_int) };
-    Some(done)
+    (!refused).then_some(done)
 }
 
 fn unmap(start: usize, len: usize) {

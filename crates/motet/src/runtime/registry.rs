@@ -9,8 +9,9 @@
 //! at once), wakes every registered task onto its own queues, and drops
 //! them there.
 //!
-//! The registry also answers `tasks_alive` and keeps the names of the few tasks that have one (for the stall
-//! detector) so that unnamed tasks pay nothing for names.
+//! The registry also answers `tasks_alive` and keeps the names of the few
+//! tasks that have one (for the stall detector) so that unnamed tasks pay
+//! nothing for names.
 //!
 //! Locks: one mutex per shard, held for a slab insert or remove; wakers are
 //! woken after it is released. A work-stealing runtime has a shard per
