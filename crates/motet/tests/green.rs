@@ -4,7 +4,7 @@
 //! green threads. Every wait is bounded by a timeout.
 
 use std::cell::Cell;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -216,6 +216,43 @@ fn std_io_over_tcp_with_bufreader_from_green_threads() {
             assert_eq!(all, want);
         }
         assert_eq!(server.await.unwrap(), 40);
+    });
+}
+
+#[test]
+fn serde_json_reads_and_writes_a_green_threads_socket_unchanged() {
+    // serde_json knows nothing of motet: it calls `Read::read` and
+    // `Write::write` (through std's buffers, hundreds of times for this
+    // 690 KB request), which suspend the green thread. Both peers share
+    // one event loop; the server waits for the connection and the request,
+    // the client for the reply, so a call that blocked the OS thread would
+    // stop the peer it waits for.
+    run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = green::spawn(move || -> std::io::Result<()> {
+            let (stream, _) = listener.blocking_accept()?;
+            let request: serde_json::Value = serde_json::from_reader(BufReader::new(&stream))?;
+            let numbers = request["numbers"].as_array().expect("an array");
+            let sum: u64 = numbers.iter().filter_map(serde_json::Value::as_u64).sum();
+            let reply = serde_json::json!({ "count": numbers.len(), "sum": sum });
+            serde_json::to_writer(BufWriter::new(&stream), &reply)?;
+            Ok(())
+        });
+        let client = green::spawn(move || -> std::io::Result<serde_json::Value> {
+            let stream = TcpStream::blocking_connect(addr)?;
+            let numbers: Vec<u64> = (1..=100_000).collect();
+            let mut out = BufWriter::new(&stream);
+            serde_json::to_writer(&mut out, &serde_json::json!({ "numbers": numbers }))?;
+            out.flush()?;
+            drop(out);
+            stream.shutdown(std::net::Shutdown::Write)?;
+            Ok(serde_json::from_reader(BufReader::new(&stream))?)
+        });
+        let reply = client.await.unwrap().unwrap();
+        assert_eq!(reply["count"], 100_000);
+        assert_eq!(reply["sum"], 5_000_050_000u64);
+        server.await.unwrap().unwrap();
     });
 }
 
