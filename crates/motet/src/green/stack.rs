@@ -254,6 +254,18 @@ struct Class {
 }
 
 impl Class {
+    /// A class with no slots yet.
+    fn new(size: usize) -> Class {
+        Class {
+            size,
+            warm: Vec::new(),
+            cold: Vec::new(),
+            in_use: 0,
+            next: 0,
+            end: 0,
+        }
+    }
+
     /// The next slot of the newest chunk's unused tail, if any is left.
     fn carve(&mut self, slot: usize) -> Option<usize> {
         let bottom = self.next;
@@ -312,14 +324,7 @@ impl Pool {
         match self.classes.iter().position(|c| c.size == size) {
             Some(i) => &mut self.classes[i],
             None => {
-                self.classes.push(Class {
-                    size,
-                    warm: Vec::new(),
-                    cold: Vec::new(),
-                    in_use: 0,
-                    next: 0,
-                    end: 0,
-                });
+                self.classes.push(Class::new(size));
                 self.classes.last_mut().expect("just pushed")
             }
         }
@@ -1161,14 +1166,7 @@ mod tests {
     fn a_chunk_mapped_meanwhile_leaves_the_rest_of_the_previous_one_free() {
         let size = round_size(16 * 1024);
         let slot = slot_len(size);
-        let mut class = Class {
-            size,
-            warm: Vec::new(),
-            cold: Vec::new(),
-            in_use: 0,
-            next: 0,
-            end: 0,
-        };
+        let mut class = Class::new(size);
         // No address is touched: the class only does arithmetic on them.
         let (a, b) = (1 << 30, 1 << 31);
         assert_eq!(class.carve(slot), None, "a new class has no chunk");
