@@ -236,8 +236,9 @@ fn serde_json_reads_and_writes_a_green_threads_socket_unchanged() {
             let numbers = request["numbers"].as_array().expect("an array");
             let sum: u64 = numbers.iter().filter_map(serde_json::Value::as_u64).sum();
             let reply = serde_json::json!({ "count": numbers.len(), "sum": sum });
-            serde_json::to_writer(BufWriter::new(&stream), &reply)?;
-            Ok(())
+            let mut out = BufWriter::new(&stream);
+            serde_json::to_writer(&mut out, &reply)?;
+            out.flush()
         });
         let client = green::spawn(move || -> std::io::Result<serde_json::Value> {
             let stream = TcpStream::blocking_connect(addr)?;
