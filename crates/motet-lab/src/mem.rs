@@ -28,6 +28,14 @@ pub fn rss_kb() -> io::Result<u64> {
     status_kb("VmRSS")
 }
 
+/// The memory the kernel holds for this process's page tables now, in KiB
+/// (`VmPTE`): not part of `VmRSS`, and a cost per unit for units that
+/// touch memory in many places (a green thread's stack top, in its own
+/// 2 MiB of address space or a few of them sharing one).
+pub fn page_tables_kb() -> io::Result<u64> {
+    status_kb("VmPTE")
+}
+
 /// The peak resident set size since start or since [`reset_peak`], in KiB (`VmHWM`).
 pub fn peak_rss_kb() -> io::Result<u64> {
     status_kb("VmHWM")
@@ -47,5 +55,7 @@ mod tests {
         let rss = rss_kb().unwrap();
         assert!(rss > 0);
         assert!(peak_rss_kb().unwrap() >= rss);
+        // A running process has page tables (at least one page of them).
+        assert!(page_tables_kb().unwrap() >= 4);
     }
 }

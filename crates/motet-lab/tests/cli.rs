@@ -146,6 +146,7 @@ fn bench_spawn_idle_json() {
     assert_ok(&lines[1], "spawn-idle", "async-loop", 499_500);
     for line in &lines {
         assert!(line["bytes_per_unit"].is_number(), "{line}");
+        assert!(line["page_table_bytes_per_unit"].is_number(), "{line}");
         assert!(line["spawn_ns_per_unit"].is_number(), "{line}");
     }
 }

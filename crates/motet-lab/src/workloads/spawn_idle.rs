@@ -8,6 +8,12 @@
 //! one "all ready" notification. Then read VmRSS again. Last, unit i is sent i
 //! and every unit is joined; the answer is the sum of what they received.
 //!
+//! Beside VmRSS, the same two moments read VmPTE, the kernel's page tables
+//! for the process, which VmRSS leaves out: `page_table_bytes_per_unit`.
+//! Units that live in one heap cost next to nothing there; a green thread
+//! whose stack top lies in a 2 MiB stretch of address space of its own
+//! (or shares one with a few others) costs part of a page-table page.
+//!
 //! After the run, the same child times first touches of fresh pages
 //! (`fresh_page_ns`): the floor of a spawn for any unit that needs a page
 //! of its own, as a green thread's stack does, on this machine.
@@ -39,6 +45,12 @@ pub const INFO: WorkloadInfo = WorkloadInfo {
         Column {
             header: "bytes/unit",
             field: "bytes_per_unit",
+            divisor: 1.0,
+            decimals: 0,
+        },
+        Column {
+            header: "page tables B/unit",
+            field: "page_table_bytes_per_unit",
             divisor: 1.0,
             decimals: 0,
         },
@@ -90,7 +102,7 @@ impl<S> Ready<S> {
 /// Runs spawn-idle with n units; call inside the model's `block_on`.
 pub async fn run<M: AsyncModel>(n: u64) -> io::Result<Sample> {
     let count = usize::try_from(n).map_err(io::Error::other)?;
-    let rss_before = mem::rss_kb()?;
+    let before = Memory::now()?;
     let start = Instant::now();
 
     let (all_tx, all_rx) = M::oneshot::<()>();
@@ -114,7 +126,7 @@ pub async fn run<M: AsyncModel>(n: u64) -> io::Result<Sample> {
         .await
         .expect("spawn-idle: the ready notification was dropped");
     let spawned = start.elapsed();
-    let rss_ready = mem::rss_kb()?;
+    let ready = Memory::now()?;
 
     for (i, tx) in (0..n).zip(senders) {
         if M::send(tx, i).is_err() {
@@ -125,14 +137,14 @@ pub async fn run<M: AsyncModel>(n: u64) -> io::Result<Sample> {
     for handle in handles {
         result += handle.await.expect("spawn-idle: a unit failed");
     }
-    finish(n, result, start, spawned, rss_before, rss_ready)
+    finish(n, result, start, spawned, before, ready)
 }
 
 /// Runs spawn-idle with n blocking units; call inside the model's `run`.
 /// Each unit blocks on its own one-shot receive.
 pub fn run_threads<M: ThreadModel>(n: u64) -> io::Result<Sample> {
     let count = usize::try_from(n).map_err(io::Error::other)?;
-    let rss_before = mem::rss_kb()?;
+    let before = Memory::now()?;
     let start = Instant::now();
 
     let (all_tx, all_rx) = M::oneshot::<()>();
@@ -154,7 +166,7 @@ pub fn run_threads<M: ThreadModel>(n: u64) -> io::Result<Sample> {
     }
     M::recv_once(all_rx).expect("spawn-idle: the ready notification was dropped");
     let spawned = start.elapsed();
-    let rss_ready = mem::rss_kb()?;
+    let ready = Memory::now()?;
 
     for (i, tx) in (0..n).zip(senders) {
         if M::send_once(tx, i).is_err() {
@@ -162,7 +174,28 @@ pub fn run_threads<M: ThreadModel>(n: u64) -> io::Result<Sample> {
         }
     }
     let result = handles.into_iter().map(M::join).sum();
-    finish(n, result, start, spawned, rss_before, rss_ready)
+    finish(n, result, start, spawned, before, ready)
+}
+
+/// The process's resident memory and page tables, in KiB.
+struct Memory {
+    rss_kb: u64,
+    page_tables_kb: u64,
+}
+
+impl Memory {
+    fn now() -> io::Result<Memory> {
+        Ok(Memory {
+            rss_kb: mem::rss_kb()?,
+            page_tables_kb: mem::page_tables_kb()?,
+        })
+    }
+}
+
+/// Bytes per unit of a growth from `before` to `after` KiB.
+fn per_unit(before: u64, after: u64, n: u64) -> i64 {
+    let delta_bytes = (after as i64 - before as i64) * 1024;
+    (delta_bytes as f64 / n as f64).round() as i64
 }
 
 /// The sample, once every unit is joined.
@@ -171,17 +204,20 @@ fn finish(
     result: u64,
     start: Instant,
     spawned: std::time::Duration,
-    rss_before: u64,
-    rss_ready: u64,
+    before: Memory,
+    ready: Memory,
 ) -> io::Result<Sample> {
     let elapsed = start.elapsed();
-    let delta_bytes = (rss_ready as i64 - rss_before as i64) * 1024;
     let mut extra = Map::new();
-    extra.insert("rss_before_kb".into(), json!(rss_before));
-    extra.insert("rss_ready_kb".into(), json!(rss_ready));
+    extra.insert("rss_before_kb".into(), json!(before.rss_kb));
+    extra.insert("rss_ready_kb".into(), json!(ready.rss_kb));
     extra.insert(
         "bytes_per_unit".into(),
-        json!((delta_bytes as f64 / n as f64).round() as i64),
+        json!(per_unit(before.rss_kb, ready.rss_kb, n)),
+    );
+    extra.insert(
+        "page_table_bytes_per_unit".into(),
+        json!(per_unit(before.page_tables_kb, ready.page_tables_kb, n)),
     );
     extra.insert(
         "spawn_ns_per_unit".into(),

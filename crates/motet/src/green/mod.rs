@@ -168,16 +168,25 @@
 //! green thread that cannot get one when it starts (address space
 //! exhausted) ends with that error as its panic, reported by its handle.
 //!
-//! Why 256 KiB by default: a reservation costs address space (256 GiB for
-//! a million green threads, of 128 TiB) and no memory until touched, while
-//! a stack too small is an abort. Measured with [`stack_high_water`]
-//! (`examples/green_numbers.rs`): an echo connection handler with a
-//! `BufReader` uses 1.4 KiB of stack (6 KiB in a debug build); a panic with
-//! `RUST_BACKTRACE=1`, whose hook symbolizes and prints a backtrace, about
-//! 23 KiB. 64 KiB would cover both with room to spare, but not, say, a
-//! recursive-descent parser on deeply nested input; 256 KiB does, and an
-//! idle green thread costs the same resident memory either way (about
-//! 4.3 KiB measured with 16 KiB, 64 KiB or 256 KiB stacks). Use
+//! Why 256 KiB by default: a stack too small is an abort, and a larger
+//! reservation costs address space (256 GiB for a million green threads,
+//! of 128 TiB) and page tables, but no memory until touched. Measured with
+//! [`stack_high_water`] (`examples/green_numbers.rs`): an echo connection
+//! handler with a `BufReader` uses 1.4 KiB of stack (6 KiB in a debug
+//! build); a panic with `RUST_BACKTRACE=1`, whose hook symbolizes and
+//! prints a backtrace, about 23 KiB. 64 KiB would cover both with room to
+//! spare, but not, say, a recursive-descent parser on deeply nested input;
+//! 256 KiB does. An idle green thread's resident memory is the same either
+//! way (about 4.4 KiB measured with 16 KiB, 64 KiB or 256 KiB stacks). Its
+//! page tables are not: one page of them maps 2 MiB of address space, and
+//! the stacks' top pages are a slot apart, so each green thread costs
+//! about 540 bytes of page tables with 256 KiB stacks (the lab's
+//! spawn-idle measures 538, from `VmPTE`, which `VmRSS` leaves out) and
+//! about 150 with 64 KiB; and spawn-idle's spawn ran 13-19% faster with
+//! 64 KiB stacks (1,813 against 2,081 ns per green thread as medians of
+//! 10 alternating runs; BENCHMARKS.md, sixteenth session), since a start
+//! then allocates and fills fewer page-table pages. The default keeps the
+//! deeper stack, as the safer side of that trade. Use
 //! [`Builder::stack_size`] for green threads known to be shallow (16 KiB
 //! is plenty for a socket handler) or deep.
 //!
