@@ -147,6 +147,8 @@ fn bench_spawn_idle_json() {
     for line in &lines {
         assert!(line["bytes_per_unit"].is_number(), "{line}");
         assert!(line["page_table_bytes_per_unit"].is_number(), "{line}");
+        assert!(line["fresh_page_ns"].as_u64() > Some(0), "{line}");
+        assert!(line["fresh_page_all_cores_ns"].as_u64() > Some(0), "{line}");
         assert!(line["spawn_ns_per_unit"].is_number(), "{line}");
     }
 }

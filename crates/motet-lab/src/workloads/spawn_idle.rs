@@ -16,7 +16,11 @@
 //!
 //! After the run, the same child times first touches of fresh pages
 //! (`fresh_page_ns`): the floor of a spawn for any unit that needs a page
-//! of its own, as a green thread's stack does, on this machine.
+//! of its own, as a green thread's stack does, on this machine. And the
+//! same with one thread per core touching pages at once, interleaved
+//! (`fresh_page_all_cores_ns`, wall time per page): the floor for a model
+//! that starts its units on every core, whose page faults overlap only as
+//! far as the kernel (and a VM's host) lets them.
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -63,6 +67,12 @@ pub const INFO: WorkloadInfo = WorkloadInfo {
         Column {
             header: "fresh page ns",
             field: "fresh_page_ns",
+            divisor: 1.0,
+            decimals: 0,
+        },
+        Column {
+            header: "fresh page ns, all cores",
+            field: "fresh_page_all_cores_ns",
             divisor: 1.0,
             decimals: 0,
         },
@@ -223,7 +233,12 @@ fn finish(
         "spawn_ns_per_unit".into(),
         json!(spawned.as_nanos() as u64 / n),
     );
-    extra.insert("fresh_page_ns".into(), json!(fresh_page_ns()));
+    extra.insert("fresh_page_ns".into(), json!(fresh_page_ns(1)));
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    extra.insert(
+        "fresh_page_all_cores_ns".into(),
+        json!(fresh_page_ns(cores)),
+    );
     Ok(Sample {
         result,
         elapsed_ns: elapsed.as_nanos() as u64,
@@ -233,19 +248,35 @@ fn finish(
     })
 }
 
-/// ns to fault in one fresh page: the first write to 4,096 pages of a
-/// zeroed 64 MiB allocation, one page in four. Above glibc's largest mmap
+/// Wall-time ns per fresh page faulted in by `threads` threads at once:
+/// the first write to 4,096 pages of a zeroed 64 MiB allocation, one page
+/// in four, thread k taking pages k, k + threads, ... (as workers starting
+/// green threads on adjacent stack slots do). Above glibc's largest mmap
 /// threshold (32 MiB), so it is always mapped fresh (never recycled heap
 /// memory), and freeing it leaves the allocator's thresholds as they were.
-fn fresh_page_ns() -> u64 {
+fn fresh_page_ns(threads: usize) -> u64 {
     const PAGE: usize = 4096;
     const TOUCHED: usize = 4096;
     const STRIDE: usize = 4;
     let mut memory = vec![0u8; PAGE * TOUCHED * STRIDE];
-    let start = Instant::now();
-    for page in memory.chunks_mut(PAGE).step_by(STRIDE) {
-        page[0] = 1;
+    let mut shares: Vec<Vec<&mut [u8]>> = (0..threads).map(|_| Vec::new()).collect();
+    for (i, stretch) in memory.chunks_mut(PAGE * STRIDE).enumerate() {
+        shares[i % threads].push(stretch);
     }
+    let touch = |share: Vec<&mut [u8]>| {
+        for stretch in share {
+            stretch[0] = 1;
+        }
+    };
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        let mut shares = shares.into_iter();
+        let own = shares.next().expect("one share at least");
+        for share in shares {
+            scope.spawn(move || touch(share));
+        }
+        touch(own);
+    });
     let elapsed = start.elapsed();
     std::hint::black_box(&memory);
     elapsed.as_nanos() as u64 / TOUCHED as u64
