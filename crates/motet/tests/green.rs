@@ -9,6 +9,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+#[path = "common/look_spacings.rs"]
+mod look_spacings;
+
+use look_spacings::with_look_spacings;
 use motet::net::{TcpListener, TcpStream};
 use motet::runtime::Runtime;
 use motet::sync::oneshot;
@@ -553,13 +557,7 @@ use motet::runtime::Handle;
 /// looks at the driver and with the closest (a look, and so an outer turn
 /// of the worker, at every poll).
 fn one_worker_runtimes() -> impl Iterator<Item = Runtime> {
-    [None, Some(1)].into_iter().map(|interval| {
-        let mut b = Runtime::builder().work_stealing(1);
-        if let Some(n) = interval {
-            b = b.event_interval(n);
-        }
-        b.build().unwrap()
-    })
+    with_look_spacings(|| Runtime::builder().work_stealing(1))
 }
 
 /// Yields until `done` says so (true) or 10 s have passed (false).

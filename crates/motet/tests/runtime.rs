@@ -6,6 +6,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+#[path = "common/look_spacings.rs"]
+mod look_spacings;
+
+use look_spacings::with_look_spacings;
 use motet::runtime::Runtime;
 use motet::sync::oneshot;
 use motet::task::{self, JoinHandle};
@@ -264,13 +268,7 @@ fn a_remote_spawn_runs_while_local_tasks_keep_the_only_worker_busy() {
 /// Runs [`remote_spawn_busy_case`] on runtimes from `builder`, with the
 /// default spacing of looks at the driver and with the closest.
 fn remote_spawn_runs_while_busy(builder: impl Fn() -> motet::runtime::Builder) {
-    for interval in [None, Some(1)] {
-        let mut b = builder();
-        if let Some(n) = interval {
-            b = b.event_interval(n);
-        }
-        remote_spawn_busy_case(b.build().expect("runtime"));
-    }
+    with_look_spacings(builder).for_each(remote_spawn_busy_case);
 }
 
 fn remote_spawn_busy_case(rt: Runtime) {

@@ -267,7 +267,8 @@ impl Class {
     }
 
     /// The next slot of the newest chunk's unused tail, if any is left.
-    fn carve(&mut self, slot: usize) -> Option<usize> {
+    fn carve(&mut self) -> Option<usize> {
+        let slot = slot_len(self.size);
         let bottom = self.next;
         if self.end.saturating_sub(bottom) < slot {
             return None;
@@ -276,19 +277,19 @@ impl Class {
         Some(bottom)
     }
 
-    /// Makes the chunk at `start`, `len` bytes of slots of `slot` bytes,
-    /// the one new slots are carved from, and takes its first slot. What
-    /// is left of the previous chunk (another thread may have mapped one
+    /// Makes the chunk at `start`, `len` bytes of this class's slots, the
+    /// one new slots are carved from, and takes its first slot. What is
+    /// left of the previous chunk (another thread may have mapped one
     /// while this one was mapped) becomes free slots: never touched, so
     /// cold.
-    fn adopt(&mut self, start: usize, len: usize, slot: usize) -> usize {
-        while let Some(bottom) = self.carve(slot) {
+    fn adopt(&mut self, start: usize, len: usize) -> usize {
+        while let Some(bottom) = self.carve() {
             self.cold.push(bottom);
         }
         self.next = start;
         self.end = start + len;
         self.in_use += 1;
-        self.carve(slot).expect("a chunk holds at least one slot")
+        self.carve().expect("a chunk holds at least one slot")
     }
 
     /// The oldest warm slots to hand back to the kernel now, if the warm
@@ -449,15 +450,11 @@ impl PooledStack {
         if let Ok(Some(bottom)) = kept {
             return Ok(PooledStack::new(bottom, size));
         }
-        let slot = slot_len(size);
         {
             let mut p = pool();
             let class = p.class(size);
-            let bottom = match class.warm.pop().or_else(|| class.cold.pop()) {
-                Some(bottom) => Some(bottom),
-                None => class.carve(slot),
-            };
-            if let Some(bottom) = bottom {
+            let free = class.warm.pop().or_else(|| class.cold.pop());
+            if let Some(bottom) = free.or_else(|| class.carve()) {
                 class.in_use += 1;
                 return Ok(PooledStack::new(bottom, size));
             }
@@ -465,11 +462,11 @@ impl PooledStack {
         // Every slot is taken: map a new chunk, with the lock released (the
         // mapping and its guards take tens of microseconds, while other
         // threads go on taking and giving back slots).
-        let (start, len, guard) = map_chunk(slot, guard_kind())?;
+        let (start, len, guard) = map_chunk(slot_len(size), guard_kind())?;
         GUARD.store(guard as u8, Ordering::Relaxed);
         let mut p = pool();
         p.chunks += 1;
-        let bottom = p.class(size).adopt(start, len, slot);
+        let bottom = p.class(size).adopt(start, len);
         Ok(PooledStack::new(bottom, size))
     }
 
@@ -533,17 +530,11 @@ fn give_back(size: usize, bottom: usize) {
 
 /// Hands the pages of free slots back to the kernel (`MADV_DONTNEED`),
 /// one range per run of adjacent slots, up to [`MAX_IOV`] ranges per
-/// `process_madvise` call. Sorts `slots` and returns how many of them,
+/// `process_madvise` call: one TLB flush, so one round of interrupts to
+/// the other cores, per call rather than per range (the module docs have
+/// the figures). Kernels that refuse the advice there (before 6.13) take
+/// a `madvise` per range. Sorts `slots` and returns how many of them,
 /// from the front, were released.
-///
-/// Dropping pages flushes them from the TLB of every core that runs this
-/// process: an interrupt to each of the others, which a VM pays for with
-/// an exit. The kernel measured here (6.18) flushes once per
-/// `process_madvise` call, where a `madvise` per run flushed once per run
-/// (freed out of order on a work-stealing runtime, the slots of a trim
-/// make thousands of runs: spawn-idle on `green` spent 42% of its time
-/// sending those interrupts, 0.1% with the batches). Kernels that refuse
-/// the advice there (before 6.13) take a `madvise` per run.
 fn release(slots: &mut [usize], size: usize) -> usize {
     let page = page_size();
     let slot = slot_len(size);
@@ -1169,19 +1160,19 @@ mod tests {
         let mut class = Class::new(size);
         // No address is touched: the class only does arithmetic on them.
         let (a, b) = (1 << 30, 1 << 31);
-        assert_eq!(class.carve(slot), None, "a new class has no chunk");
-        assert_eq!(class.adopt(a, 4 * slot, slot), a);
-        assert_eq!(class.carve(slot), Some(a + slot));
+        assert_eq!(class.carve(), None, "a new class has no chunk");
+        assert_eq!(class.adopt(a, 4 * slot), a);
+        assert_eq!(class.carve(), Some(a + slot));
         // Two threads found no slot and mapped a chunk each: the second
         // adopted leaves the first's last two slots free (and cold).
-        assert_eq!(class.adopt(b, 4 * slot, slot), b);
+        assert_eq!(class.adopt(b, 4 * slot), b);
         let mut cold = class.cold.clone();
         cold.sort_unstable();
         assert_eq!(cold, [a + 2 * slot, a + 3 * slot]);
         for i in 1..4 {
-            assert_eq!(class.carve(slot), Some(b + i * slot));
+            assert_eq!(class.carve(), Some(b + i * slot));
         }
-        assert_eq!(class.carve(slot), None);
+        assert_eq!(class.carve(), None);
     }
 
     #[test]

@@ -629,9 +629,12 @@ impl Core {
         self.lifo_polls.set(0);
         // An empty stealable queue is told by two loads; its `pop` is a
         // call.
-        let stealable = || match self.queue.is_empty() {
-            true => None,
-            false => self.queue.pop().map(Own::Other),
+        let stealable = || {
+            if self.queue.is_empty() {
+                None
+            } else {
+                self.queue.pop().map(Own::Other)
+            }
         };
         let pinned = || self.pinned.pop().map(Own::Pinned);
         if queue_first {
