@@ -4,6 +4,15 @@
 //! the default size) and leaves, which closes the ring down unit by unit.
 //! n hops; ns per hop. Building the ring (channels and units) is timed
 //! separately, as `build_ms`.
+//!
+//! The tour runs the defined 1,000,000 hops too. The timed part begins
+//! with each unit's first run (a green thread's first page of stack, a
+//! may coroutine's mapping) and a first lap: 2-3 ms for green threads
+//! here, about 0.3 ms for async tasks. At 20,000 hops, the tour's size
+//! until 2026-12-01, that came to 100-150 ns of every green thread's hop,
+//! as much as the hops themselves, and put `green` behind `may`; at
+//! 1,000,000 it is under 3%, as in the figures measured for Go, Erlang
+//! and tokio (BENCHMARKS.md, seventeenth session).
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -23,7 +32,7 @@ pub const INFO: WorkloadInfo = WorkloadInfo {
     id: "ring",
     about: "a token passed n hops around a ring of 1,000 units",
     default_n: 1_000_000,
-    tour_n: 20_000,
+    tour_n: 1_000_000,
     served: false,
     op: "hop",
     check_n: |_| Ok(()),
