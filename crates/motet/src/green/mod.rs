@@ -227,7 +227,11 @@
 //! 1,000 green threads that stealing spread over 16 workers as they were
 //! spawned crossed at a quarter of its hops and ran 8.6x slower than on
 //! one worker; migratable, it did not slow down
-//! (`examples/ring_crossings.rs`, BENCHMARKS.md). Green threads that talk
+//! (`examples/ring_crossings.rs`, BENCHMARKS.md). While such green threads
+//! talk, a worker left idle spins for the next message (up to a
+//! millisecond, as long as messages keep coming that often) instead of
+//! sleeping, whose wake-up cost 100-300 µs on the 2-core VM: that core
+//! stays busy meanwhile. Green threads that talk
 //! mostly among themselves can be kept together: spawned from one green
 //! thread with [`Builder::on_current_worker`], they start on its worker
 //! and stay there (at the price of running on that one worker), or they

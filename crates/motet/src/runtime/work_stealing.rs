@@ -126,7 +126,7 @@ use crossbeam_deque::{Injector, Steal, Stealer, Worker as Queue};
 use crossbeam_utils::CachePadded;
 
 use super::event_loop::Parts;
-use super::home_spin::HomeSpin;
+use super::home_spin::{self, HomeSpin};
 use super::idle::Idle;
 use super::lifo::LifoSlot;
 use super::local_queue::LocalQueue;
@@ -256,6 +256,9 @@ pub(crate) struct Core {
     searching: Cell<bool>,
     /// The inbox delivered wake-ups since this worker last went idle.
     inbox_active: Cell<bool>,
+    /// This worker's tasks woke a pinned task homed on another worker
+    /// since it last went idle.
+    conversing: Cell<bool>,
     /// How long to spin for the next one (see `home_spin`).
     home_spin: HomeSpin,
     /// `shared.probes[index]`, held here for the same reason as `lifo`
@@ -339,6 +342,7 @@ pub(crate) fn start(
                     pinned: LocalQueue::default(),
                     searching: Cell::new(false),
                     inbox_active: Cell::new(false),
+                    conversing: Cell::new(false),
                     home_spin: HomeSpin::new(),
                     probe,
                     lifo,
@@ -476,6 +480,11 @@ impl Core {
     pub(crate) fn schedule_local(&self, runnable: Runnable, yielded: bool) {
         if let Some(home) = home_of(&runnable) {
             if home != self.index {
+                if crate::task::cell::in_poll() {
+                    // A message to a green thread homed elsewhere: an
+                    // answer may come back the same way (see `home_spin`).
+                    self.conversing.set(true);
+                }
                 self.shared.deliver_home(home, runnable);
                 return;
             }
@@ -529,15 +538,16 @@ impl Core {
             // Idle. A worker whose pinned tasks were woken from other
             // threads since it last went idle spins for the next such
             // wake-up first, and learns how long they take to come.
+            let conversing = self.conversing.replace(false);
             let spin_since = self.inbox_active.replace(false).then(Instant::now);
             if let Some(since) = spin_since {
-                if self.spin_for_home_wakeups(since) {
+                if self.spin_for_home_wakeups(since, conversing) {
                     continue;
                 }
             }
             self.park();
             if let Some(since) = spin_since {
-                if !self.inbox.is_empty() {
+                if conversing && !self.inbox.is_empty() {
                     self.home_spin.waited(since.elapsed());
                 }
             }
@@ -767,25 +777,34 @@ impl Core {
     }
 
     /// Before parking, on a worker whose pinned tasks were woken by other
-    /// threads since it last went idle (green threads here exchanging
-    /// messages with green threads homed elsewhere): spin for the next
-    /// such wake-up, for as long as `home_spin` says. True if work showed
-    /// up.
+    /// threads since it last went idle: spin for the next such wake-up,
+    /// for as long as `home_spin` says if this worker's own tasks
+    /// messaged green threads homed elsewhere meanwhile (`conversing`: an
+    /// answer is likely to come back), else for [`home_spin::MIN`]. True
+    /// if work showed up.
     ///
     /// Parking between two such messages would cost each one a futex wake
     /// and a sleep and wake-up of this thread (20 to 40 µs on the 2-core
-    /// VM, against well under a microsecond for the crossing itself). Only
-    /// these workers spin, so an idle runtime, or one whose tasks wait
-    /// only on I/O and timers, parks at once (spinning on every idle turn
-    /// cost http-hello requests when the load generator shared the cores).
-    fn spin_for_home_wakeups(&self, since: Instant) -> bool {
+    /// VM, 100-300 µs after a long idle, against well under a microsecond
+    /// for the crossing itself). Only these workers spin, so an idle
+    /// runtime, or one whose tasks wait only on I/O and timers, parks at
+    /// once (spinning on every idle turn cost http-hello requests when the
+    /// load generator shared the cores), and only conversing ones spin
+    /// long (`home_spin` says why).
+    fn spin_for_home_wakeups(&self, since: Instant, conversing: bool) -> bool {
         let shared = &self.shared;
         let inbox = &self.inbox;
-        let budget = self.home_spin.budget();
+        let budget = if conversing {
+            self.home_spin.budget()
+        } else {
+            home_spin::MIN
+        };
         loop {
             for _ in 0..64 {
                 if !inbox.is_empty() {
-                    self.home_spin.waited(since.elapsed());
+                    if conversing {
+                        self.home_spin.waited(since.elapsed());
+                    }
                     return true;
                 }
                 std::hint::spin_loop();

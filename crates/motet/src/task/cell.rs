@@ -163,6 +163,12 @@ pub(crate) fn wake_polled_task() -> bool {
     })
 }
 
+/// Whether this thread is inside a task's poll: a wake-up made now comes
+/// from a task (a message), not from the driver or a timer.
+pub(crate) fn in_poll() -> bool {
+    POLLING.with(|p| p.get() != 0)
+}
+
 #[repr(C)]
 struct Header<M: 'static> {
     state: AtomicUsize,
