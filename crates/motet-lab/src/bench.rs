@@ -79,18 +79,41 @@ pub fn measure(
         match child::run(model, workload, n, timeout, options) {
             Ok(sample) => {
                 if sample.result != expected {
-                    errors.push(format!(
-                        "repeat {r}: wrong answer {} (expected {expected})",
-                        sample.result
-                    ));
+                    let why = format!("wrong answer {} (expected {expected})", sample.result);
+                    errors.push((r, why));
                 }
                 samples.push(sample);
             }
-            Err(why) => errors.push(format!("repeat {r}: {why}")),
+            Err(why) => errors.push((r, why)),
         }
         after_each();
     }
     fold(model, workload, n, repeat, expected, &samples, errors)
+}
+
+/// The repeats' errors in one line, each message once with the repeats
+/// that gave it: a model that fails the same way every time (may at its
+/// mapping limit) is told in one sentence, not three.
+fn describe_errors(errors: &[(usize, String)]) -> String {
+    let mut grouped: Vec<(Vec<usize>, &str)> = Vec::new();
+    for (repeat, why) in errors {
+        match grouped.iter_mut().find(|(_, w)| w == why) {
+            Some((repeats, _)) => repeats.push(*repeat),
+            None => grouped.push((vec![*repeat], why)),
+        }
+    }
+    grouped
+        .iter()
+        .map(|(repeats, why)| {
+            let numbers: Vec<String> = repeats.iter().map(|r| r.to_string()).collect();
+            match numbers.as_slice() {
+                [one] => format!("repeat {one}: {why}"),
+                [init @ .., last] => format!("repeats {} and {last}: {why}", init.join(", ")),
+                [] => unreachable!("a group has a repeat"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Folds the samples of the repeats into one summary.
@@ -101,7 +124,7 @@ fn fold(
     repeat: usize,
     expected: u64,
     samples: &[Sample],
-    errors: Vec<String>,
+    errors: Vec<(usize, String)>,
 ) -> Summary {
     let runs_ms: Vec<f64> = samples.iter().map(|s| s.elapsed_ns as f64 / 1e6).collect();
     let ms = median(runs_ms.clone());
@@ -128,7 +151,7 @@ fn fold(
         op: workload.op,
         repeat,
         runs_ms,
-        error: (!errors.is_empty()).then(|| errors.join("; ")),
+        error: (!errors.is_empty()).then(|| describe_errors(&errors)),
         extra: fold_extra(samples),
     }
 }
@@ -183,6 +206,24 @@ mod tests {
         assert_eq!(median(vec![]), None);
         assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
         assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), Some(2.5));
+    }
+
+    #[test]
+    fn errors_told_once_per_message() {
+        let errors = [
+            (1, "killed by signal 6".to_string()),
+            (2, "wrong answer 3 (expected 4)".to_string()),
+            (3, "killed by signal 6".to_string()),
+            (4, "killed by signal 6".to_string()),
+        ];
+        assert_eq!(
+            describe_errors(&errors),
+            "repeats 1, 3 and 4: killed by signal 6; repeat 2: wrong answer 3 (expected 4)"
+        );
+        assert_eq!(
+            describe_errors(&errors[1..2]),
+            "repeat 2: wrong answer 3 (expected 4)"
+        );
     }
 
     #[test]
