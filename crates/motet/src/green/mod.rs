@@ -231,8 +231,8 @@
 //! talk, a worker left idle spins for the next message (up to a
 //! millisecond, as long as messages keep coming that often) instead of
 //! sleeping, whose wake-up cost 100-300 µs on the 2-core VM: that core
-//! stays busy meanwhile. Green threads that talk
-//! mostly among themselves can be kept together: spawned from one green
+//! stays busy meanwhile. Green threads that talk mostly among themselves
+//! can be kept together: spawned from one green
 //! thread with [`Builder::on_current_worker`], they start on its worker
 //! and stay there (at the price of running on that one worker), or they
 //! can run on one event loop.

@@ -34,10 +34,10 @@
 //! token crossing back and forth where neighbours landed apart) for each
 //! wait of 100-500 µs (the other worker's longest run of the ring). With
 //! them counted, the average stayed at a fraction of the long waits, the
-//! spin at 30-110 µs, and each lap parked once or more; a wake-up after such an idle took
-//! 100-300 µs on the 2-core VM, and the ring ran at a median of 336 ns per
-//! hop (187-868 over 12 runs) against 235 (172-442) without the parks
-//! (BENCHMARKS.md, seventeenth session). [`MAX`] is 1 ms
+//! spin at 30-110 µs, and each lap parked once or more; a wake-up after
+//! such an idle took 100-300 µs on the 2-core VM, and the ring ran at a
+//! median of 336 ns per hop (187-868 over 12 runs) against 235 (172-442)
+//! without the parks (BENCHMARKS.md, seventeenth session). [`MAX`] is 1 ms
 //! for the same reason: a worker of that ring waits a lap at most, a few
 //! hundred microseconds, and with a ceiling of 250 µs those waits parked.
 //!
