@@ -3,7 +3,7 @@
 //! binary, so that no other test's runtime is alive while threads are
 //! counted.)
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use motet::runtime::Runtime;
 
@@ -14,6 +14,25 @@ fn motet_threads() -> Vec<String> {
         .map(|name| name.trim().to_string())
         .filter(|name| name.starts_with("motet-"))
         .collect()
+}
+
+/// The motet threads still listed once the kernel has had up to 500 ms to
+/// unlist those already joined. `pthread_join` returns when the thread
+/// has cleared its id, a step of its exit before the kernel removes it
+/// from `/proc/self/task`; that gap showed in one batch of runs here (4
+/// of 30 listed a joined worker or blocking thread; none in 100 others).
+/// A thread that was not joined, parked or kept alive by the pool, stays
+/// listed (checked by skipping the blocking pool's shutdown: the test
+/// fails on its idle thread).
+fn motet_threads_after_exits() -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_millis(500);
+    loop {
+        let left = motet_threads();
+        if left.is_empty() || Instant::now() >= deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 #[test]
@@ -38,7 +57,7 @@ fn every_flavor_joins_all_its_threads_on_drop() {
         );
         drop(rt);
         assert_eq!(
-            motet_threads(),
+            motet_threads_after_exits(),
             Vec::<String>::new(),
             "threads left after drop"
         );
