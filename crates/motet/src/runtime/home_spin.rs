@@ -53,12 +53,14 @@
 use std::cell::Cell;
 use std::time::Duration;
 
-/// The shortest spin, and the whole spin where home wake-ups are rare.
+/// The shortest spin: the whole spin where home wake-ups are rare, and
+/// for a worker that is not conversing.
 pub(crate) const MIN: Duration = Duration::from_micros(30);
 /// The longest spin.
 pub(crate) const MAX: Duration = Duration::from_micros(1000);
 
-/// One worker's record of its idle waits for home wake-ups.
+/// One worker's record of its idle waits for home wake-ups while it was
+/// conversing.
 pub(crate) struct HomeSpin {
     /// Moving average of the waits, each counted at most as `MAX` x 2.
     typical: Cell<Duration>,

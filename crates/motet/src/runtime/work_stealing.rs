@@ -537,7 +537,8 @@ impl Core {
             busy = false;
             // Idle. A worker whose pinned tasks were woken from other
             // threads since it last went idle spins for the next such
-            // wake-up first, and learns how long they take to come.
+            // wake-up first (long only if it is conversing: see
+            // `home_spin`), and learns how long they take to come.
             let conversing = self.conversing.replace(false);
             let spin_since = self.inbox_active.replace(false).then(Instant::now);
             if let Some(since) = spin_since {
