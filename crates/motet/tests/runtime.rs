@@ -188,23 +188,18 @@ fn unfinished_tasks_resume_at_the_next_block_on() {
     assert_eq!(rt.block_on(h).unwrap(), 42);
 }
 
-/// True while some task has not yet been polled (cheap proxy: the runtime
-/// has polled fewer than all of them).
-fn some_task_not_started(hs: &[JoinHandle<()>]) -> bool {
-    let polls = motet::runtime::Handle::current().stats().polls;
-    polls < hs.len() as u64 + 2
-}
-
 #[test]
 fn dropping_the_runtime_cancels_unfinished_tasks() {
     let rt = rt();
     let dropped = Rc::new(Cell::new(0));
+    let started = Rc::new(Cell::new(0));
     let (_tx, rx) = oneshot::channel::<()>();
     let rx = Rc::new(RefCell::new(Some(rx)));
     let handles: Vec<JoinHandle<()>> = rt.block_on(async {
         let mut hs = Vec::new();
         for _ in 0..100 {
             let d = dropped.clone();
+            let started = started.clone();
             struct OnDrop(Rc<Cell<u32>>);
             impl Drop for OnDrop {
                 fn drop(&mut self) {
@@ -213,6 +208,7 @@ fn dropping_the_runtime_cancels_unfinished_tasks() {
             }
             hs.push(task::spawn_local(async move {
                 let _g = OnDrop(d);
+                started.set(started.get() + 1);
                 std::future::pending::<()>().await;
             }));
         }
@@ -221,8 +217,8 @@ fn dropping_the_runtime_cancels_unfinished_tasks() {
         hs.push(task::spawn_local(async move {
             let _ = rx.await;
         }));
-        // Let every task start (and create its guard).
-        while some_task_not_started(&hs) {
+        // Let every task with a guard start (and create it).
+        while started.get() < 100 {
             task::yield_now().await;
         }
         hs
