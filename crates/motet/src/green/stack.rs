@@ -70,7 +70,10 @@
 //! Guards are installed when a chunk is mapped, every slot's at once: one
 //! `process_madvise(MADV_GUARD_INSTALL)` takes up to 1,024 pages, so a
 //! chunk costs one or two system calls instead of one per slot (falls back
-//! to a `madvise` per slot, then to `mprotect`). `process_madvise` names
+//! to a `madvise` per slot, then to `mprotect`). The kernel's work stays
+//! per guard: 0.23-0.3 µs a slot on this VM (BENCHMARKS.md, eighteenth
+//! session), which every green thread on a fresh slot pays beside its
+//! page fault. `process_madvise` names
 //! this process with `PIDFD_SELF_THREAD_GROUP` (Linux 6.14+; before it, a
 //! pidfd opened for the call: three more system calls). A chunk is mapped
 //! with the pool's lock released: mapping it and installing its guards
